@@ -1,0 +1,77 @@
+/*
+ * Bedrock Converse: the request body from a tollgate request, the result
+ * from a response body, and the URL path of a call.
+ *
+ * Pure functions: no I/O, no globals. The worker owns the HTTP transfer
+ * (curl multi) and hands the bytes here.
+ */
+#ifndef TG_BEDROCK_CONVERSE_H
+#define TG_BEDROCK_CONVERSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "catalog.h"
+#include "request.h"
+
+/* Responses above this are rejected even if the caller's cap is larger. */
+#define TG_CONVERSE_BODY_MAX (16 * 1024 * 1024)
+/* Token counts and latencies above this are treated as corrupt. */
+#define TG_CONVERSE_COUNT_MAX 1000000000LL
+/* Nesting deeper than this is not a Converse response. */
+#define TG_CONVERSE_DEPTH_MAX 64
+/* "/model/" + a target of TG_MODEL_MAX bytes all percent-encoded + "/"
+ * + the longest op + NUL: a buffer this big always fits. */
+#define TG_BEDROCK_PATH_MAX (7 + 3 * TG_MODEL_MAX + 1 + 8 + 1)
+
+/* Builds the Converse request body for `req` sent to `model`:
+ * system messages go to the top-level `system` list, user and assistant
+ * messages to `messages` (consecutive same-role messages merged into one
+ * message with several text blocks, as Converse wants roles to alternate),
+ * and the parameters to `inferenceConfig` / `additionalModelRequestFields`
+ * in the model family's form. maxTokens is always sent: the request's
+ * max_tokens, else the model's max_output_tokens, so the call is bounded by
+ * the same number the reservation was.
+ *
+ * Returns a NUL-terminated compact JSON string the caller frees with free(),
+ * its length in *len_out (may be NULL). Returns NULL with errstr filled when
+ * the request cannot be sent as a Converse call (no user message, a first
+ * turn that is not user, an empty content: the request is `invalid`) or on
+ * out of memory. */
+char *tg_converse_build(const tg_request_t *req, const tg_model_t *model,
+                        size_t *len_out, char *errstr, size_t errstr_size);
+
+typedef struct tg_converse_result {
+        char *text;      /* owned: the text blocks concatenated, NUL ended */
+        size_t text_len; /* bytes in text (text may hold NUL bytes) */
+        char stop_reason[32]; /* "end_turn", "max_tokens", ... */
+        tg_usage_t usage;     /* cache counts 0 when absent */
+        int64_t latency_ms;   /* Bedrock's metrics.latencyMs, 0 if absent */
+} tg_converse_result_t;
+
+/* Parses a Converse response body of `len` bytes (need not be
+ * NUL-terminated). Strict: a body that is not a well-formed Converse
+ * response (no usage, negative or huge counts, duplicate keys, nesting over
+ * TG_CONVERSE_DEPTH_MAX, more than TG_CONVERSE_BODY_MAX bytes) is rejected,
+ * because settlement must not trust a guess.
+ *
+ * Non-text content blocks (reasoningContent, toolUse, image...) are skipped.
+ * Returns 0 with *out filled (free with tg_converse_result_free), or -1 with
+ * errstr filled and *out zeroed (nothing to free, freeing is harmless). */
+int tg_converse_parse(const char *body, size_t len, tg_converse_result_t *out,
+                      char *errstr, size_t errstr_size);
+
+/* Frees what tg_converse_parse put in r and zeroes it. NULL is fine. */
+void tg_converse_result_free(tg_converse_result_t *r);
+
+/* Writes "/model/<target>/<op>" into out: op is "converse" or "invoke";
+ * target (model id, inference profile id or ARN) is percent-encoded keeping
+ * only A-Za-z0-9-._~, so no model name can reach another host or path
+ * ('/', '?', '#', '@', '%', ".." all end up encoded or inert).
+ * This is the path as sent on the wire; the SigV4 signer encodes it once
+ * more for the canonical request. Returns 0, or -1 (out then "" if size > 0)
+ * when target is empty, "." or "..", op is unknown, or out (size
+ * bytes, TG_BEDROCK_PATH_MAX always fits) is too small. */
+int tg_bedrock_path(const char *target, const char *op, char *out, size_t size);
+
+#endif

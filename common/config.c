@@ -1,0 +1,322 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define TG_CONFIG_LINE_MAX 4096
+
+int tg_config_load_file(tg_config_t *c, const char *path, char *errstr,
+                        size_t size);
+int tg_config_load_env(tg_config_t *c, unsigned groups, char *errstr,
+                       size_t size);
+
+typedef enum opt_type { OPT_STR, OPT_INT } opt_type_t;
+
+typedef struct opt {
+        const char *name; /* flag without "--", file key */
+        const char *env;
+        opt_type_t type;
+        size_t offset;
+        unsigned group;
+        const char *help;
+} opt_t;
+
+#define S(f) OPT_STR, offsetof(tg_config_t, f)
+#define I(f) OPT_INT, offsetof(tg_config_t, f)
+
+static const opt_t opts[] = {
+        {"brokers", "TOLLGATE_BROKERS", S(brokers), TG_OPT_KAFKA,
+         "Kafka bootstrap servers"},
+        {"topic-prefix", "TOLLGATE_TOPIC_PREFIX", S(topic_prefix), TG_OPT_KAFKA,
+         "topics are PREFIX.requests, PREFIX.completions, ..."},
+        {"group", "TOLLGATE_GROUP", S(group), TG_OPT_WORKER,
+         "consumer group id"},
+        {"redis", "TOLLGATE_REDIS", S(redis), TG_OPT_REDIS,
+         "redis://[:password@]host:port[/db] or unix:///path"},
+        {"bedrock-endpoint", "TOLLGATE_BEDROCK_ENDPOINT", S(bedrock_endpoint),
+         TG_OPT_WORKER, "override https://bedrock-runtime.REGION.amazonaws.com"},
+        {"region", "AWS_REGION", S(region), TG_OPT_WORKER, "AWS region"},
+        {"catalog", "TOLLGATE_CATALOG", S(catalog), TG_OPT_WORKER,
+         "model catalog JSON file"},
+        {"worker-id", "TOLLGATE_WORKER_ID", S(worker_id), TG_OPT_WORKER,
+         "this worker's id in events and leases (default host-pid)"},
+        {"log-level", "TOLLGATE_LOG_LEVEL", S(log_level),
+         TG_OPT_KAFKA | TG_OPT_WORKER | TG_OPT_REDIS, "debug|info|warn|error"},
+        {"max-inflight", "TOLLGATE_MAX_INFLIGHT", I(max_inflight),
+         TG_OPT_WORKER, "requests in flight per process"},
+        {"max-attempts", "TOLLGATE_MAX_ATTEMPTS", I(max_attempts),
+         TG_OPT_WORKER, "Bedrock attempts per request (retryable errors)"},
+        {"backoff-base-ms", "TOLLGATE_BACKOFF_BASE_MS", I(backoff_base_ms),
+         TG_OPT_WORKER, "first retry window (full jitter)"},
+        {"backoff-cap-ms", "TOLLGATE_BACKOFF_CAP_MS", I(backoff_cap_ms),
+         TG_OPT_WORKER, "largest retry window"},
+        {"connect-timeout-ms", "TOLLGATE_CONNECT_TIMEOUT_MS",
+         I(connect_timeout_ms), TG_OPT_WORKER, "Bedrock connect timeout"},
+        {"request-timeout-ms", "TOLLGATE_REQUEST_TIMEOUT_MS",
+         I(request_timeout_ms), TG_OPT_WORKER, "Bedrock total timeout"},
+        {"model-concurrency", "TOLLGATE_MODEL_CONCURRENCY",
+         I(model_concurrency), TG_OPT_WORKER,
+         "starting per-model concurrency (adapts to throttling)"},
+        {"lease-ms", "TOLLGATE_LEASE_MS", I(lease_ms), TG_OPT_WORKER,
+         "reservation lease; a dead worker's is released after it"},
+        {"retention-s", "TOLLGATE_RETENTION_S", I(retention_s), TG_OPT_WORKER,
+         "how long a finished request is remembered (idempotency)"},
+        {"max-request-bytes", "TOLLGATE_MAX_REQUEST_BYTES",
+         I(max_request_bytes), TG_OPT_KAFKA, "larger requests are invalid"},
+        {"drain-timeout-ms", "TOLLGATE_DRAIN_TIMEOUT_MS", I(drain_timeout_ms),
+         TG_OPT_WORKER, "SIGTERM: finish in-flight work for up to this long"},
+        {"metrics-port", "TOLLGATE_METRICS_PORT", I(metrics_port),
+         TG_OPT_WORKER, "/metrics, /healthz, /readyz port (0 = off)"},
+        {"log-decisions", "TOLLGATE_LOG_DECISIONS", I(log_decisions),
+         TG_OPT_WORKER, "1: one JSON log line per decision"},
+};
+
+#define N_OPTS (sizeof(opts) / sizeof(opts[0]))
+
+static int cfg_fail(char *errstr, size_t size, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+static int cfg_fail(char *errstr, size_t size, const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(errstr, size, fmt, ap);
+        va_end(ap);
+        return -1;
+}
+
+static void set_str(char **dst, const char *v)
+{
+        free(*dst);
+        *dst = strdup(v);
+}
+
+void tg_config_init(tg_config_t *c)
+{
+        char host[128] = "worker";
+        char id[192];
+        const char *region = getenv("AWS_DEFAULT_REGION");
+
+        memset(c, 0, sizeof(*c));
+        gethostname(host, sizeof(host) - 1);
+        snprintf(id, sizeof(id), "%s-%d", host, (int)getpid());
+        set_str(&c->brokers, "127.0.0.1:9092");
+        set_str(&c->group, "tollgate-workers");
+        set_str(&c->redis, "redis://127.0.0.1:6379");
+        set_str(&c->bedrock_endpoint, "");
+        set_str(&c->region, region ? region : "us-east-1");
+        set_str(&c->catalog, TOLLGATE_DEFAULT_CATALOG);
+        set_str(&c->topic_prefix, "tollgate");
+        set_str(&c->worker_id, id);
+        set_str(&c->log_level, "info");
+        c->max_inflight = 4096;
+        c->max_attempts = 6;
+        c->backoff_base_ms = 100;
+        c->backoff_cap_ms = 20000;
+        c->connect_timeout_ms = 5000;
+        c->request_timeout_ms = 600000;
+        c->model_concurrency = 1024;
+        c->lease_ms = 15 * 60 * 1000;
+        c->retention_s = 7 * 24 * 3600;
+        c->max_request_bytes = 1024 * 1024;
+        c->drain_timeout_ms = 30000;
+        c->metrics_port = 0;
+        c->log_decisions = 0;
+}
+
+void tg_config_destroy(tg_config_t *c)
+{
+        for (size_t i = 0; i < N_OPTS; i++)
+                if (opts[i].type == OPT_STR)
+                        free(*(char **)((char *)c + opts[i].offset));
+        for (size_t i = 0; i < c->n_x; i++) {
+                free(c->x[i].key);
+                free(c->x[i].value);
+        }
+        memset(c, 0, sizeof(*c));
+}
+
+static int set_x(tg_config_t *c, const char *key, const char *value,
+                 char *errstr, size_t size)
+{
+        for (size_t i = 0; i < c->n_x; i++) {
+                if (strcmp(c->x[i].key, key) == 0) {
+                        set_str(&c->x[i].value, value);
+                        return 0;
+                }
+        }
+        if (c->n_x == TG_CONFIG_X_MAX)
+                return cfg_fail(errstr, size, "-X: more than %d properties",
+                                TG_CONFIG_X_MAX);
+        c->x[c->n_x].key = strdup(key);
+        c->x[c->n_x].value = strdup(value);
+        c->n_x++;
+        return 0;
+}
+
+static int set_opt(tg_config_t *c, const opt_t *o, const char *value,
+                   char *errstr, size_t size)
+{
+        char *end;
+        long long v;
+
+        if (o->type == OPT_STR) {
+                set_str((char **)((char *)c + o->offset), value);
+                return 0;
+        }
+        v = strtoll(value, &end, 10);
+        if (!*value || *end || v < 0)
+                return cfg_fail(errstr, size,
+                                "--%s: expected a non-negative integer, got "
+                                "\"%.32s\"",
+                                o->name, value);
+        *(int64_t *)((char *)c + o->offset) = v;
+        return 0;
+}
+
+static const opt_t *find_opt(const char *name)
+{
+        for (size_t i = 0; i < N_OPTS; i++)
+                if (strcmp(opts[i].name, name) == 0)
+                        return &opts[i];
+        return NULL;
+}
+
+int tg_config_set(tg_config_t *c, const char *key, const char *value,
+                  char *errstr, size_t errstr_size)
+{
+        const opt_t *o = find_opt(key);
+
+        if (o)
+                return set_opt(c, o, value, errstr, errstr_size);
+        if (strncmp(key, "kafka.", 6) == 0)
+                return set_x(c, key + 6, value, errstr, errstr_size);
+        return cfg_fail(errstr, errstr_size, "unknown option \"%.64s\"", key);
+}
+
+static char *trim(char *s)
+{
+        char *e;
+
+        while (isspace((unsigned char)*s))
+                s++;
+        e = s + strlen(s);
+        while (e > s && isspace((unsigned char)e[-1]))
+                *--e = '\0';
+        return s;
+}
+
+int tg_config_load_file(tg_config_t *c, const char *path, char *errstr,
+                        size_t size)
+{
+        FILE *f = fopen(path, "r");
+        char line[TG_CONFIG_LINE_MAX];
+        int lineno = 0, rc = 0;
+
+        if (!f)
+                return cfg_fail(errstr, size, "--config: cannot open %s",
+                                path);
+        while (rc == 0 && fgets(line, sizeof(line), f)) {
+                char *eq, *key;
+                lineno++;
+                key = trim(line);
+                if (!*key || *key == '#')
+                        continue;
+                eq = strchr(key, '=');
+                if (!eq) {
+                        rc = cfg_fail(errstr, size,
+                                      "%s:%d: expected key = value", path,
+                                      lineno);
+                        break;
+                }
+                *eq = '\0';
+                rc = tg_config_set(c, trim(key), trim(eq + 1), errstr, size);
+        }
+        fclose(f);
+        return rc;
+}
+
+int tg_config_load_env(tg_config_t *c, unsigned groups, char *errstr,
+                       size_t size)
+{
+        for (size_t i = 0; i < N_OPTS; i++) {
+                const char *v = getenv(opts[i].env);
+                if ((opts[i].group & groups) && v && *v &&
+                    set_opt(c, &opts[i], v, errstr, size))
+                        return -1;
+        }
+        return 0;
+}
+
+void tg_config_usage(unsigned groups, FILE *out)
+{
+        fprintf(out, "Options (flag, environment variable; a --config file "
+                     "takes the flag names as keys):\n");
+        for (size_t i = 0; i < N_OPTS; i++) {
+                if (!(opts[i].group & groups))
+                        continue;
+                fprintf(out, "  --%-20s %-28s %s\n", opts[i].name,
+                        opts[i].env, opts[i].help);
+        }
+        fprintf(out, "  --config FILE          TOLLGATE_CONFIG              "
+                     "key = value lines\n"
+                     "  -X prop=value          (any librdkafka property; "
+                     "prefix consumer. or producer. for one client)\n"
+                     "  --print-config         print the effective "
+                     "configuration, secrets masked\n"
+                     "Precedence: defaults < file < environment < flags.\n");
+}
+
+int tg_config_is_secret(const char *key)
+{
+        static const char *words[] = {"password", "secret", "token", "key",
+                                      "jaas"};
+
+        for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+                if (strstr(key, words[i]))
+                        return 1;
+        return 0;
+}
+
+/* Redis URLs may carry a password: print scheme and host only. */
+static void print_redis(const char *url, FILE *out)
+{
+        const char *at = strrchr(url, '@'), *scheme = strstr(url, "://");
+
+        if (at && scheme && at > scheme)
+                fprintf(out, "redis = %.*s://***@%s\n",
+                        (int)(scheme - url), url, at + 1);
+        else
+                fprintf(out, "redis = %s\n", url);
+}
+
+void tg_config_print(const tg_config_t *c, unsigned groups, FILE *out)
+{
+        for (size_t i = 0; i < N_OPTS; i++) {
+                const void *p = (const char *)c + opts[i].offset;
+                if (!(opts[i].group & groups))
+                        continue;
+                if (opts[i].type == OPT_INT)
+                        fprintf(out, "%s = %lld\n", opts[i].name,
+                                (long long)*(const int64_t *)p);
+                else if (strcmp(opts[i].name, "redis") == 0)
+                        print_redis(*(char *const *)p, out);
+                else
+                        fprintf(out, "%s = %s\n", opts[i].name,
+                                *(char *const *)p);
+        }
+        for (size_t i = 0; i < c->n_x; i++)
+                fprintf(out, "kafka.%s = %s\n", c->x[i].key,
+                        tg_config_is_secret(c->x[i].key) ? "***"
+                                                         : c->x[i].value);
+}
+
+void tg_config_topic(const tg_config_t *c, const char *name, char *out,
+                     size_t size)
+{
+        snprintf(out, size, "%s.%s", c->topic_prefix, name);
+}

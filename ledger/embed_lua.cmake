@@ -1,0 +1,10 @@
+# Writes each ledger/lua/NAME.lua as `const char tg_lua_NAME[]` into OUT.
+file(GLOB IN ${DIR}/*.lua)
+list(SORT IN)
+file(WRITE ${OUT} "/* generated from the ledger/lua scripts; do not edit */\n")
+foreach(f ${IN})
+  get_filename_component(name ${f} NAME_WE)
+  file(READ ${f} body HEX)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," body "${body}")
+  file(APPEND ${OUT} "const char tg_lua_${name}[] = {${body} 0};\n")
+endforeach()

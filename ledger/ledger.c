@@ -1,0 +1,206 @@
+#include "ledger.h"
+
+#include <hiredis/adapters/libuv.h>
+#include <hiredis/hiredis.h>
+#include <openssl/sha.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "redis_url.h"
+#include "tgtime.h"
+#include "ledger_int.h"
+
+extern const char tg_lua_admit[], tg_lua_finish[], tg_lua_release[],
+        tg_lua_load[];
+
+static const char *script_body(tg_script_t s)
+{
+        static const char *bodies[TG_SCRIPT_COUNT];
+
+        bodies[TG_SCRIPT_ADMIT] = tg_lua_admit;
+        bodies[TG_SCRIPT_FINISH] = tg_lua_finish;
+        bodies[TG_SCRIPT_RELEASE] = tg_lua_release;
+        bodies[TG_SCRIPT_LOAD] = tg_lua_load;
+        return bodies[s];
+}
+
+const char *tg_ledger_script_body(tg_script_t script)
+{
+        return script_body(script);
+}
+
+static void sha1_hex(const char *s, char out[41])
+{
+        unsigned char d[SHA_DIGEST_LENGTH];
+
+        SHA1((const unsigned char *)s, strlen(s), d);
+        for (int i = 0; i < SHA_DIGEST_LENGTH; i++)
+                snprintf(out + 2 * i, 3, "%02x", d[i]);
+}
+
+static void set_up(tg_ledger_t *l, int up)
+{
+        if (l->up == up)
+                return;
+        l->up = up;
+        tg_log(up ? TG_LOG_INFO : TG_LOG_WARN, "redis %s",
+               up ? "connected" : "unavailable: admissions paused");
+        if (l->state_cb)
+                l->state_cb(l, up, l->state_opaque);
+}
+
+static void connect_start(tg_ledger_t *l);
+
+static void reconnect_cb(uv_timer_t *t)
+{
+        connect_start(t->data);
+}
+
+static void schedule_reconnect(tg_ledger_t *l)
+{
+        if (!l->closing)
+                uv_timer_start(&l->reconnect, reconnect_cb, RECONNECT_MS, 0);
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+        tg_ledger_t *l = ac->data;
+
+        l->ac = NULL;
+        set_up(l, 0);
+        schedule_reconnect(l);
+}
+
+/* The last setup reply (SELECT or AUTH or a PING) marks the link usable. */
+static void on_ready(redisAsyncContext *ac, void *r, void *priv)
+{
+        tg_ledger_t *l = priv;
+        redisReply *reply = r;
+
+        if (!reply || reply->type == REDIS_REPLY_ERROR) {
+                tg_log(TG_LOG_ERROR, "redis setup failed: %s",
+                       reply ? reply->str : "no reply");
+                if (l->ac)
+                        redisAsyncDisconnect(l->ac);
+                return;
+        }
+        set_up(l, 1);
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+        tg_ledger_t *l = ac->data;
+
+        if (status != REDIS_OK) {
+                tg_log(TG_LOG_WARN, "redis connect failed: %s", ac->errstr);
+                l->ac = NULL;
+                set_up(l, 0);
+                schedule_reconnect(l);
+        }
+}
+
+static void send_setup(tg_ledger_t *l)
+{
+        redisAsyncContext *ac = l->ac;
+
+        if (l->url.password[0] && l->url.user[0])
+                redisAsyncCommand(ac, NULL, NULL, "AUTH %s %s", l->url.user,
+                                  l->url.password);
+        else if (l->url.password[0])
+                redisAsyncCommand(ac, NULL, NULL, "AUTH %s", l->url.password);
+        tg_ledger_load_scripts(l);
+        redisAsyncCommand(ac, on_ready, l, "SELECT %d", l->url.db);
+}
+
+static void connect_start(tg_ledger_t *l)
+{
+        redisAsyncContext *ac;
+
+        if (l->url.is_unix)
+                ac = redisAsyncConnectUnix(l->url.path);
+        else
+                ac = redisAsyncConnect(l->url.host, l->url.port);
+        if (!ac || ac->err) {
+                tg_log(TG_LOG_WARN, "redis connect failed: %s",
+                       ac ? ac->errstr : "out of memory");
+                if (ac)
+                        redisAsyncFree(ac);
+                schedule_reconnect(l);
+                return;
+        }
+        ac->data = l;
+        l->ac = ac;
+        redisLibuvAttach(ac, l->loop);
+        redisAsyncSetConnectCallback(ac, on_connect);
+        redisAsyncSetDisconnectCallback(ac, on_disconnect);
+        send_setup(l);
+}
+
+tg_ledger_t *tg_ledger_new(uv_loop_t *loop, const char *url,
+                           tg_ledger_state_cb *state_cb, void *opaque,
+                           char *errstr, size_t errstr_size)
+{
+        tg_ledger_t *l = calloc(1, sizeof(*l));
+
+        if (!l)
+                return NULL;
+        if (tg_redis_url_parse(url, &l->url, errstr, errstr_size)) {
+                free(l);
+                return NULL;
+        }
+        l->loop = loop;
+        l->state_cb = state_cb;
+        l->state_opaque = opaque;
+        for (int s = 0; s < TG_SCRIPT_COUNT; s++)
+                sha1_hex(script_body((tg_script_t)s), l->sha[s]);
+        l->timeout_ms = 2000;
+        uv_timer_init(loop, &l->reconnect);
+        l->reconnect.data = l;
+        tg_ledger_watchdog_start(l);
+        connect_start(l);
+        return l;
+}
+
+/* Two timers close; the second close callback frees the ledger. */
+static void free_after_close(uv_handle_t *h)
+{
+        tg_ledger_t *l = h->data;
+
+        if (++l->closed == 2)
+                free(l);
+}
+
+void tg_ledger_destroy(tg_ledger_t *l)
+{
+        if (!l)
+                return;
+        l->closing = 1;
+        uv_timer_stop(&l->reconnect);
+        if (l->ac) {
+                l->ac->data = l;
+                redisAsyncFree(l->ac); /* calls pending callbacks, NULL */
+                l->ac = NULL;
+        }
+        memset(l->url.password, 0, sizeof(l->url.password));
+        uv_timer_stop(&l->watchdog);
+        uv_close((uv_handle_t *)&l->watchdog, free_after_close);
+        uv_close((uv_handle_t *)&l->reconnect, free_after_close);
+}
+
+int tg_ledger_up(const tg_ledger_t *l)
+{
+        return l->up;
+}
+
+size_t tg_ledger_pending(const tg_ledger_t *l)
+{
+        return l->pending;
+}
+
+void tg_ledger_set_rtt_cb(tg_ledger_t *l, tg_ledger_rtt_cb *cb, void *opaque)
+{
+        l->rtt_cb = cb;
+        l->rtt_opaque = opaque;
+}

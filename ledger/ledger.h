@@ -1,0 +1,67 @@
+/*
+ * The ledger client the worker uses: one async Redis connection on the
+ * worker's libuv loop, and the Lua scripts (admit, finish, release, load)
+ * called by EVALSHA.
+ *
+ * Fail closed: while Redis is unreachable, calls fail at once with
+ * TG_LEDGER_DOWN (nothing is admitted without Redis) and the client
+ * reconnects by itself; tg_ledger_up() tells the worker when to resume.
+ */
+#ifndef TG_LEDGER_H
+#define TG_LEDGER_H
+
+#include <hiredis/async.h>
+#include <stddef.h>
+#include <uv.h>
+
+typedef struct tg_ledger tg_ledger_t;
+
+typedef enum tg_script {
+        TG_SCRIPT_ADMIT,
+        TG_SCRIPT_FINISH,
+        TG_SCRIPT_RELEASE,
+        TG_SCRIPT_LOAD,
+        TG_SCRIPT_COUNT,
+} tg_script_t;
+
+/* reply is NULL when the call failed for want of Redis (down, timeout);
+ * it is owned by hiredis and valid only during the callback. */
+typedef void(tg_ledger_cb)(tg_ledger_t *l, struct redisReply *reply,
+                           void *opaque);
+
+/* Called on every up/down change so the worker can pause or resume. */
+typedef void(tg_ledger_state_cb)(tg_ledger_t *l, int up, void *opaque);
+
+/* Connects (asynchronously) to the Redis URL. Returns NULL with errstr on a
+ * bad URL. */
+tg_ledger_t *tg_ledger_new(uv_loop_t *loop, const char *url,
+                           tg_ledger_state_cb *state_cb, void *opaque,
+                           char *errstr, size_t errstr_size);
+
+/* Closes the connection; pending callbacks get a NULL reply. */
+void tg_ledger_destroy(tg_ledger_t *l);
+
+int tg_ledger_up(const tg_ledger_t *l);
+
+/* Runs `script` with nkeys keys followed by args (argv/argvlen hold
+ * nkeys + nargs strings). Returns 0 when queued (cb will be called exactly
+ * once), -1 when Redis is down (cb is not called). */
+int tg_ledger_eval(tg_ledger_t *l, tg_script_t script, int nkeys, int nargs,
+                   const char **argv, const size_t *argvlen, tg_ledger_cb *cb,
+                   void *cb_opaque);
+
+/* A plain command (argv[0] is its name), same contract as tg_ledger_eval. */
+int tg_ledger_cmd(tg_ledger_t *l, int argc, const char **argv,
+                  const size_t *argvlen, tg_ledger_cb *cb, void *cb_opaque);
+
+/* Commands in flight; the worker drains to zero on shutdown. */
+size_t tg_ledger_pending(const tg_ledger_t *l);
+
+/* Round-trip times (microseconds) of completed calls, for metrics. */
+typedef void(tg_ledger_rtt_cb)(int64_t us, void *opaque);
+void tg_ledger_set_rtt_cb(tg_ledger_t *l, tg_ledger_rtt_cb *cb, void *opaque);
+
+/* The embedded script body, for the CLI and tests. */
+const char *tg_ledger_script_body(tg_script_t script);
+
+#endif

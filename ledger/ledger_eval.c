@@ -1,0 +1,129 @@
+/* EVALSHA calls, and the watchdog that fails them closed when Redis is slow.
+ * Redis answers in order on one connection, so the oldest pending call is
+ * always the next to complete: a FIFO is enough to find it. */
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ledger_int.h"
+#include "log.h"
+#include "tgtime.h"
+
+static void fifo_push(tg_ledger_t *l, ledger_call_t *c)
+{
+        c->next = NULL;
+        if (l->tail)
+                l->tail->next = c;
+        else
+                l->head = c;
+        l->tail = c;
+}
+
+static void fifo_remove(tg_ledger_t *l, ledger_call_t *c)
+{
+        ledger_call_t **pp = &l->head, *prev = NULL;
+
+        while (*pp && *pp != c) {
+                prev = *pp;
+                pp = &(*pp)->next;
+        }
+        if (!*pp)
+                return;
+        *pp = c->next;
+        if (l->tail == c)
+                l->tail = prev;
+}
+
+static void on_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+        ledger_call_t *c = priv;
+        tg_ledger_t *l = c->l;
+        redisReply *reply = r;
+
+        fifo_remove(l, c);
+        l->pending--;
+        if (reply && reply->type == REDIS_REPLY_ERROR &&
+            strncmp(reply->str, "NOSCRIPT", 8) == 0) {
+                /* Someone flushed the script cache: load again, and let
+                 * the caller retry as if Redis had blipped. */
+                tg_ledger_load_scripts(l);
+                reply = NULL;
+        }
+        if (reply && l->rtt_cb)
+                l->rtt_cb(tg_mono_us() - c->start_us, l->rtt_opaque);
+        c->cb(l, reply, c->opaque);
+        free(c);
+}
+
+int tg_ledger_cmd(tg_ledger_t *l, int argc, const char **argv,
+                  const size_t *argvlen, tg_ledger_cb *cb, void *cb_opaque)
+{
+        ledger_call_t *c;
+
+        if (!l->up || !l->ac)
+                return -1;
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -1;
+        c->l = l;
+        c->cb = cb;
+        c->opaque = cb_opaque;
+        c->start_us = tg_mono_us();
+        if (redisAsyncCommandArgv(l->ac, on_reply, c, argc, argv, argvlen) !=
+            REDIS_OK) {
+                free(c);
+                return -1;
+        }
+        fifo_push(l, c);
+        l->pending++;
+        return 0;
+}
+
+int tg_ledger_eval(tg_ledger_t *l, tg_script_t script, int nkeys, int nargs,
+                   const char **argv, const size_t *argvlen, tg_ledger_cb *cb,
+                   void *cb_opaque)
+{
+        const char *av[EVAL_ARGS_MAX];
+        size_t al[EVAL_ARGS_MAX];
+        char nk[16];
+        int n = nkeys + nargs;
+
+        if (n + 3 > EVAL_ARGS_MAX)
+                return -1;
+        snprintf(nk, sizeof(nk), "%d", nkeys);
+        av[0] = "EVALSHA", al[0] = 7;
+        av[1] = l->sha[script], al[1] = 40;
+        av[2] = nk, al[2] = strlen(nk);
+        memcpy(av + 3, argv, sizeof(*argv) * (size_t)n);
+        memcpy(al + 3, argvlen, sizeof(*argvlen) * (size_t)n);
+        return tg_ledger_cmd(l, n + 3, av, al, cb, cb_opaque);
+}
+
+void tg_ledger_load_scripts(tg_ledger_t *l)
+{
+        for (int s = 0; s < TG_SCRIPT_COUNT && l->ac; s++)
+                redisAsyncCommand(l->ac, NULL, NULL, "SCRIPT LOAD %s",
+                                  tg_ledger_script_body((tg_script_t)s));
+}
+
+static void watchdog_cb(uv_timer_t *t)
+{
+        tg_ledger_t *l = t->data;
+
+        if (l->head && l->ac &&
+            tg_mono_us() - l->head->start_us > l->timeout_ms * 1000) {
+                tg_log(TG_LOG_WARN,
+                       "redis did not answer within %lld ms: reconnecting, "
+                       "admissions paused",
+                       (long long)l->timeout_ms);
+                redisAsyncDisconnect(l->ac);
+        }
+}
+
+void tg_ledger_watchdog_start(tg_ledger_t *l)
+{
+        uv_timer_init(l->loop, &l->watchdog);
+        l->watchdog.data = l;
+        uv_timer_start(&l->watchdog, watchdog_cb, 250, 250);
+}

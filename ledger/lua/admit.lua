@@ -1,0 +1,78 @@
+-- Reserve a request's worst-case cost against every matching budget, all or
+-- nothing, and remember the request (idempotency).
+--
+-- KEYS[1] budgets:version   KEYS[2] req:<id>   KEYS[3] leases
+-- KEYS[4..] b:<budget>:<period>, one per budget spec in ARGV
+-- ARGV: version, worker, now_ms, lease_ms, res_nano, res_tokens, retention_s,
+--       request_id, then per budget: id, limit_nano (-1 = none),
+--       limit_tokens (-1 = none)
+--
+-- Replies: {"stale", version} definitions changed since the caller loaded
+-- them; {"done", completion, usage} already finished: re-publish;
+-- {"busy", ms} another live worker holds it; {"resume", keys, res_nano,
+-- res_tokens} a dead worker's reservation, now ours;
+-- {"rejected", budget, kind, limit, used} over a limit, nothing written;
+-- {"ok", spent_1, ...} reserved.
+local version = redis.call('GET', KEYS[1]) or '0'
+if version ~= ARGV[1] then
+  return {'stale', version}
+end
+
+local rec = redis.call('HMGET', KEYS[2], 'state', 'worker', 'lease', 'keys',
+                       'resNano', 'resTokens', 'completion', 'usage')
+local now = tonumber(ARGV[3])
+if rec[1] == 'done' then
+  return {'done', rec[7], rec[8]}
+end
+if rec[1] == 'reserved' then
+  local lease = tonumber(rec[3]) or 0
+  if rec[2] ~= ARGV[2] and lease > now then
+    return {'busy', string.format('%d', lease - now)}
+  end
+  local deadline = string.format('%d', now + tonumber(ARGV[4]))
+  redis.call('HSET', KEYS[2], 'worker', ARGV[2], 'lease', deadline)
+  redis.call('ZADD', KEYS[3], deadline, ARGV[8])
+  return {'resume', rec[4], rec[5], rec[6]}
+end
+
+local res_nano = tonumber(ARGV[5])
+local res_tokens = tonumber(ARGV[6])
+local n = #KEYS - 3
+local spent = {}
+for i = 1, n do
+  local key = KEYS[i + 3]
+  local b = redis.call('HMGET', key, 'spent', 'reserved', 'spentTokens',
+                       'reservedTokens')
+  local s = tonumber(b[1]) or 0
+  local r = tonumber(b[2]) or 0
+  local limit_nano = tonumber(ARGV[9 + (i - 1) * 3 + 1])
+  local limit_tokens = tonumber(ARGV[9 + (i - 1) * 3 + 2])
+  if limit_nano >= 0 and s + r + res_nano > limit_nano then
+    return {'rejected', ARGV[9 + (i - 1) * 3], 'usd',
+            ARGV[9 + (i - 1) * 3 + 1], string.format('%d', s + r)}
+  end
+  local st = tonumber(b[3]) or 0
+  local rt = tonumber(b[4]) or 0
+  if limit_tokens >= 0 and st + rt + res_tokens > limit_tokens then
+    return {'rejected', ARGV[9 + (i - 1) * 3], 'tokens',
+            ARGV[9 + (i - 1) * 3 + 2], string.format('%d', st + rt)}
+  end
+  spent[i] = b[1] or '0'
+end
+
+local keys = {}
+for i = 1, n do
+  local key = KEYS[i + 3]
+  redis.call('HINCRBY', key, 'reserved', ARGV[5])
+  redis.call('HINCRBY', key, 'reservedTokens', ARGV[6])
+  keys[i] = key
+end
+local deadline = string.format('%d', now + tonumber(ARGV[4]))
+redis.call('HSET', KEYS[2], 'state', 'reserved', 'worker', ARGV[2],
+           'lease', deadline, 'keys', table.concat(keys, '\n'),
+           'resNano', ARGV[5], 'resTokens', ARGV[6])
+redis.call('EXPIRE', KEYS[2], ARGV[7])
+redis.call('ZADD', KEYS[3], deadline, ARGV[8])
+local reply = {'ok'}
+for i = 1, n do reply[i + 1] = spent[i] end
+return reply

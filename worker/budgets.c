@@ -1,0 +1,182 @@
+/*
+ * The worker's copy of the budget definitions. Admission passes the version
+ * it matched against; the script refuses a stale one, so a worker never
+ * admits against definitions that changed under it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "keys.h"
+#include "log.h"
+#include "tgtime.h"
+#include "worker.h"
+
+#define BUDGETS_MAX 4096
+
+static void budgets_free(tg_budget_t *b, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                tg_budget_clear(&b[i]);
+        free(b);
+}
+
+void tg_budgets_destroy(tg_worker_t *w)
+{
+        budgets_free(w->budgets, w->n_budgets);
+        w->budgets = NULL;
+        w->n_budgets = 0;
+}
+
+static int parse_defs(tg_worker_t *w, redisReply *r)
+{
+        size_t n = (r->elements - 1) / 2, k = 0;
+        tg_budget_t *b;
+        char err[256];
+
+        if (n > BUDGETS_MAX)
+                n = BUDGETS_MAX;
+        b = calloc(n ? n : 1, sizeof(*b));
+        if (!b)
+                return -1;
+        for (size_t i = 0; i < n; i++) {
+                redisReply *v = r->element[2 + 2 * i];
+                if (v->type != REDIS_REPLY_STRING)
+                        continue;
+                tg_budget_init(&b[k]);
+                if (tg_budget_from_json(v->str, v->len, &b[k], err,
+                                        sizeof(err))) {
+                        tg_log(TG_LOG_ERROR, "budget definition skipped: %s",
+                               err);
+                        continue;
+                }
+                k++;
+        }
+        tg_budgets_destroy(w);
+        w->budgets = b;
+        w->n_budgets = k;
+        snprintf(w->budgets_version, sizeof(w->budgets_version), "%s",
+                 r->element[0]->str);
+        return 0;
+}
+
+static void on_load(tg_ledger_t *l, redisReply *r, void *opaque)
+{
+        tg_worker_t *w = opaque;
+        size_t n;
+
+        w->budgets_loading = 0;
+        if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+            r->element[0]->type != REDIS_REPLY_STRING || parse_defs(w, r)) {
+                /* Redis went away: the jobs wait for it instead. */
+                while (w->wait_budgets.len)
+                        tg_job_wait_redis(tg_job_list_pop(&w->wait_budgets),
+                                          tg_job_admit);
+                return;
+        }
+        w->budgets_loaded = 1;
+        tg_log(TG_LOG_DEBUG, "loaded %zu budgets, version %s", w->n_budgets,
+               w->budgets_version);
+        n = w->wait_budgets.len;
+        while (n-- > 0)
+                tg_job_admit(tg_job_list_pop(&w->wait_budgets));
+}
+
+void tg_budgets_reload(tg_worker_t *w)
+{
+        const char *argv[2] = {TG_KEY_VERSION, TG_KEY_BUDGETS};
+        size_t lens[2] = {strlen(argv[0]), strlen(argv[1])};
+
+        if (w->budgets_loading)
+                return;
+        w->budgets_loading = 1;
+        if (tg_ledger_eval(w->ledger, TG_SCRIPT_LOAD, 2, 0, argv, lens,
+                           on_load, w)) {
+                w->budgets_loading = 0;
+                while (w->wait_budgets.len)
+                        tg_job_wait_redis(tg_job_list_pop(&w->wait_budgets),
+                                          tg_job_admit);
+        }
+}
+
+static void fill_budget(tg_job_budget_t *jb, const tg_budget_t *b,
+                        const char *period)
+{
+        size_t off = 0;
+
+        snprintf(jb->id, sizeof(jb->id), "%s", b->id);
+        snprintf(jb->period, sizeof(jb->period), "%s", period);
+        tg_key_budget(jb->key, sizeof(jb->key), b->id, period);
+        jb->limit_nano = b->limit_nano;
+        jb->limit_tokens = b->limit_tokens;
+        jb->thresholds[0] = '\0';
+        for (int t = 0; t < b->n_thresholds; t++)
+                off += (size_t)snprintf(jb->thresholds + off,
+                                        sizeof(jb->thresholds) - off, "%s%d",
+                                        t ? "," : "", b->thresholds[t]);
+}
+
+int tg_budgets_match(tg_worker_t *w, tg_job_t *j)
+{
+        time_t now = tg_time_now();
+        char period[TG_PERIOD_LABEL_MAX];
+
+        free(j->budgets);
+        j->n_budgets = 0;
+        j->budgets = calloc(w->n_budgets ? w->n_budgets : 1,
+                            sizeof(*j->budgets));
+        if (!j->budgets)
+                return -1;
+        for (size_t i = 0; i < w->n_budgets; i++) {
+                const tg_budget_t *b = &w->budgets[i];
+                if (!tg_budget_matches(b, j->req.tags, j->req.n_tags))
+                        continue;
+                tg_period_label(b->period, now, period);
+                fill_budget(&j->budgets[j->n_budgets++], b, period);
+        }
+        return j->n_budgets > 500 ? -1 : 0;
+}
+
+static const tg_budget_t *find(tg_worker_t *w, const char *id)
+{
+        for (size_t i = 0; i < w->n_budgets; i++)
+                if (strcmp(w->budgets[i].id, id) == 0)
+                        return &w->budgets[i];
+        return NULL;
+}
+
+/* A resumed reservation names its keys "tg:{tg}:b:<id>:<period>", one per
+ * line; limits come from the current definitions (for alerts only). */
+int tg_budgets_from_keys(tg_worker_t *w, tg_job_t *j, const char *keys)
+{
+        const char *p = keys, *prefix = TG_KEY_PREFIX "b:";
+        size_t plen = strlen(prefix), n = 1;
+
+        for (const char *c = keys; *c; c++)
+                n += *c == '\n';
+        free(j->budgets);
+        j->n_budgets = 0;
+        j->budgets = calloc(n, sizeof(*j->budgets));
+        while (j->budgets && *p) {
+                const char *end = strchr(p, '\n'), *colon;
+                size_t len = end ? (size_t)(end - p) : strlen(p);
+                tg_job_budget_t *jb = &j->budgets[j->n_budgets];
+                if (len <= plen || len >= sizeof(jb->key) ||
+                    strncmp(p, prefix, plen) != 0)
+                        return -1;
+                memcpy(jb->key, p, len);
+                jb->key[len] = '\0';
+                colon = strrchr(jb->key, ':');
+                snprintf(jb->id, sizeof(jb->id), "%.*s",
+                         (int)(colon - jb->key - plen), jb->key + plen);
+                snprintf(jb->period, sizeof(jb->period), "%s", colon + 1);
+                const tg_budget_t *b = find(w, jb->id);
+                if (b)
+                        fill_budget(jb, b, jb->period);
+                else
+                        jb->limit_nano = jb->limit_tokens = -1;
+                j->n_budgets++;
+                p += len + (end ? 1 : 0);
+        }
+        return j->budgets ? 0 : -1;
+}

@@ -1,0 +1,234 @@
+/*
+ * A job's life: start (parse, resolve, match budgets), the waits between
+ * steps, and the end (all events delivered -> offset released -> freed).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aws/bedrock_auth.h"
+#include "log.h"
+#include "tgtime.h"
+#include "worker.h"
+
+void tg_job_list_push(tg_job_list_t *l, tg_job_t *j)
+{
+        j->wait_next = NULL;
+        if (l->tail)
+                l->tail->wait_next = j;
+        else
+                l->head = j;
+        l->tail = j;
+        l->len++;
+}
+
+tg_job_t *tg_job_list_pop(tg_job_list_t *l)
+{
+        tg_job_t *j = l->head;
+
+        if (!j)
+                return NULL;
+        l->head = j->wait_next;
+        if (!l->head)
+                l->tail = NULL;
+        l->len--;
+        j->wait_next = NULL;
+        return j;
+}
+
+static void all_add(tg_worker_t *w, tg_job_t *j)
+{
+        j->all_next = w->jobs;
+        if (w->jobs)
+                w->jobs->all_prev = j;
+        w->jobs = j;
+}
+
+static void all_remove(tg_worker_t *w, tg_job_t *j)
+{
+        if (j->all_prev)
+                j->all_prev->all_next = j->all_next;
+        else
+                w->jobs = j->all_next;
+        if (j->all_next)
+                j->all_next->all_prev = j->all_prev;
+}
+
+/* The id every event of this message carries: the request's own, else the
+ * Kafka key when it is a valid id, else one derived from where the message
+ * sits, so a redelivery gets the same id. */
+static void pick_request_id(tg_job_t *j)
+{
+        rd_kafka_message_t *m = j->msg;
+
+        if (j->req.request_id[0]) {
+                snprintf(j->request_id, sizeof(j->request_id), "%s",
+                         j->req.request_id);
+        } else if (m->key && tg_request_id_valid(m->key, m->key_len)) {
+                snprintf(j->request_id, sizeof(j->request_id), "%.*s",
+                         (int)m->key_len, (const char *)m->key);
+        } else {
+                snprintf(j->request_id, sizeof(j->request_id),
+                         "kafka-%s-%d-%lld", rd_kafka_topic_name(m->rkt),
+                         (int)m->partition, (long long)m->offset);
+        }
+}
+
+static void pick_timestamp(tg_job_t *j)
+{
+        rd_kafka_timestamp_type_t tt;
+        int64_t ms = rd_kafka_message_timestamp(j->msg, &tt);
+
+        if (j->req.timestamp[0])
+                snprintf(j->timestamp, sizeof(j->timestamp), "%s",
+                         j->req.timestamp);
+        else
+                tg_time_format_us((ms > 0 ? ms : tg_time_now_us() / 1000) *
+                                          1000,
+                                  j->timestamp, sizeof(j->timestamp));
+}
+
+static void invalid(tg_job_t *j, const char *why)
+{
+        j->status = TG_STATUS_INVALID;
+        snprintf(j->reason, sizeof(j->reason), "invalid: %s", why);
+        tg_job_finish(j);
+}
+
+static void track(tg_worker_t *w, tg_job_t *j)
+{
+        int32_t p = j->partition;
+
+        if (p >= 0 && p < TG_PARTITIONS_MAX && w->parts[p]) {
+                j->part_gen = w->part_gen[p];
+                tg_offsets_track(w->parts[p], j->offset);
+        }
+}
+
+static void start_valid(tg_job_t *j)
+{
+        char err[512];
+
+        if (tg_catalog_resolve(j->w->catalog, j->req.model, &j->req, &j->res,
+                               err, sizeof(err)))
+                return invalid(j, err);
+        if (tg_cost_bound(j->res.model, &j->req, &j->bound))
+                return invalid(j, "request too large to price");
+        tg_job_admit(j);
+}
+
+void tg_job_start(tg_worker_t *w, rd_kafka_message_t *msg)
+{
+        tg_job_t *j;
+        char err[512];
+        tg_parse_result_t r;
+
+        if (msg->err) {
+                if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                        tg_log(TG_LOG_WARN, "consume: %s",
+                               rd_kafka_message_errstr(msg));
+                rd_kafka_message_destroy(msg);
+                return;
+        }
+        j = calloc(1, sizeof(*j));
+        j->w = w;
+        j->msg = msg;
+        j->partition = msg->partition;
+        j->offset = msg->offset;
+        j->t0_us = tg_mono_us();
+        all_add(w, j);
+        w->inflight++;
+        track(w, j);
+        tg_metrics_inflight(w->metrics, (int64_t)w->inflight);
+        r = tg_request_parse(&j->req, msg->payload, msg->len,
+                             (size_t)w->conf->max_request_bytes, err,
+                             sizeof(err));
+        if (r == TG_PARSE_NOT_JSON)
+                return tg_job_dlq(j, err);
+        j->parsed = 1;
+        pick_request_id(j);
+        pick_timestamp(j);
+        if (r == TG_PARSE_INVALID)
+                return invalid(j, err);
+        start_valid(j);
+}
+
+static void timer_fire(uv_timer_t *t)
+{
+        tg_job_t *j = t->data;
+        j->timer_fn(j);
+}
+
+void tg_job_after(tg_job_t *j, int64_t ms, void (*fn)(tg_job_t *))
+{
+        if (!j->timer_open) {
+                uv_timer_init(j->w->loop, &j->timer);
+                j->timer.data = j;
+                j->timer_open = 1;
+        }
+        j->timer_fn = fn;
+        uv_timer_start(&j->timer, timer_fire, (uint64_t)(ms > 0 ? ms : 0), 0);
+}
+
+static void free_job(uv_handle_t *h)
+{
+        free(h->data);
+}
+
+void tg_job_free(tg_job_t *j)
+{
+        tg_worker_t *w = j->w;
+
+        all_remove(w, j);
+        w->inflight--;
+        tg_metrics_inflight(w->metrics, (int64_t)w->inflight);
+        if (j->msg)
+                rd_kafka_message_destroy(j->msg);
+        tg_request_destroy(&j->req);
+        free(j->budgets);
+        free(j->stored_completion);
+        free(j->stored_usage);
+        free(j->completion_built);
+        free(j->usage_built);
+        free(j->body);
+        free(j->resp);
+        tg_bedrock_auth_free(j->headers);
+        if (j->easy) {
+                curl_multi_remove_handle(w->multi, j->easy);
+                curl_easy_cleanup(j->easy);
+        }
+        if (j->has_out)
+                tg_converse_result_free(&j->out);
+        if (j->timer_open)
+                uv_close((uv_handle_t *)&j->timer, free_job);
+        else
+                free(j);
+        tg_worker_flow(w);
+}
+
+void tg_job_delivered(tg_job_t *j)
+{
+        if (--j->deliveries > 0)
+                return;
+        tg_consumer_offset_done(j->w, j);
+        tg_job_free(j);
+}
+
+void tg_job_wait_redis(tg_job_t *j, void (*fn)(tg_job_t *))
+{
+        j->redis_fn = fn;
+        tg_job_list_push(&j->w->wait_redis, j);
+        tg_worker_flow(j->w);
+}
+
+/* Redis is back: redo each waiting job's step, oldest first. Jobs that fail
+ * again queue up behind, so take only those waiting now. */
+void tg_jobs_redis_up(tg_worker_t *w)
+{
+        size_t n = w->wait_redis.len;
+
+        while (n-- > 0 && tg_ledger_up(w->ledger)) {
+                tg_job_t *j = tg_job_list_pop(&w->wait_redis);
+                j->redis_fn(j);
+        }
+}

@@ -1,0 +1,167 @@
+/*
+ * Admission: reserve the request's worst-case cost against every matching
+ * budget in one Lua call, or learn that the ledger already knows the request
+ * (redelivery) and act on what it knows.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "keys.h"
+#include "log.h"
+#include "tgtime.h"
+#include "worker.h"
+
+#define ADMIT_FIXED_KEYS 3
+#define ADMIT_FIXED_ARGS 8
+
+typedef struct argbuf {
+        const char *v[512];
+        size_t l[512];
+        int n;
+        char store[64][24]; /* numbers formatted in place */
+        int ns;
+} argbuf_t;
+
+static void arg_str(argbuf_t *a, const char *s)
+{
+        a->v[a->n] = s;
+        a->l[a->n++] = strlen(s);
+}
+
+static void arg_int(argbuf_t *a, int64_t v)
+{
+        char *s = a->store[a->ns++];
+
+        snprintf(s, 24, "%lld", (long long)v);
+        arg_str(a, s);
+}
+
+static void on_admit(tg_ledger_t *l, redisReply *r, void *opaque);
+
+static int admit_send(tg_job_t *j)
+{
+        tg_worker_t *w = j->w;
+        char req_key[192];
+        argbuf_t a = {.n = 0};
+
+        tg_key_request(req_key, sizeof(req_key), j->request_id);
+        arg_str(&a, TG_KEY_VERSION);
+        arg_str(&a, req_key);
+        arg_str(&a, TG_KEY_LEASES);
+        for (size_t i = 0; i < j->n_budgets; i++)
+                arg_str(&a, j->budgets[i].key);
+        arg_str(&a, w->budgets_version);
+        arg_str(&a, w->conf->worker_id);
+        arg_int(&a, tg_time_now_us() / 1000);
+        arg_int(&a, w->conf->lease_ms);
+        arg_int(&a, j->bound.cost_nano);
+        arg_int(&a, j->bound.input_tokens + j->bound.output_tokens);
+        arg_int(&a, w->conf->retention_s);
+        arg_str(&a, j->request_id);
+        for (size_t i = 0; i < j->n_budgets; i++) {
+                arg_str(&a, j->budgets[i].id);
+                arg_int(&a, j->budgets[i].limit_nano);
+                arg_int(&a, j->budgets[i].limit_tokens);
+        }
+        return tg_ledger_eval(w->ledger, TG_SCRIPT_ADMIT,
+                              ADMIT_FIXED_KEYS + (int)j->n_budgets,
+                              a.n - ADMIT_FIXED_KEYS - (int)j->n_budgets, a.v,
+                              a.l, on_admit, j);
+}
+
+void tg_job_admit(tg_job_t *j)
+{
+        tg_worker_t *w = j->w;
+
+        if (!w->budgets_loaded) {
+                tg_job_list_push(&w->wait_budgets, j);
+                tg_budgets_reload(w);
+                return;
+        }
+        if (tg_budgets_match(w, j)) {
+                j->status = TG_STATUS_FAILED;
+                snprintf(j->reason, sizeof(j->reason),
+                         "internal: too many matching budgets");
+                tg_job_finish(j);
+                return;
+        }
+        if (admit_send(j))
+                tg_job_wait_redis(j, tg_job_admit);
+}
+
+static const char *elem(redisReply *r, size_t i)
+{
+        return (i < r->elements && r->element[i]->type == REDIS_REPLY_STRING)
+                       ? r->element[i]->str
+                       : "";
+}
+
+static void take_stored(tg_job_t *j, redisReply *r)
+{
+        /* Already finished by someone: publish exactly what was stored. */
+        j->stored_completion = strdup(elem(r, 1));
+        j->stored_usage = strdup(elem(r, 2));
+        tg_job_publish(j);
+}
+
+static void resume(tg_job_t *j, redisReply *r)
+{
+        const char *keys = elem(r, 1);
+
+        j->reserved = 1;
+        if (tg_budgets_from_keys(j->w, j, keys)) {
+                j->status = TG_STATUS_FAILED;
+                snprintf(j->reason, sizeof(j->reason),
+                         "internal: unreadable reservation record");
+                tg_job_finish(j);
+                return;
+        }
+        tg_log(TG_LOG_INFO, "resuming %s after its worker's lease expired",
+               j->request_id);
+        tg_gate_enter(j, tg_job_call);
+}
+
+static void rejected(tg_job_t *j, redisReply *r)
+{
+        j->status = TG_STATUS_REJECTED;
+        snprintf(j->reason, sizeof(j->reason), "budget_exceeded:%s",
+                 elem(r, 1));
+        tg_job_finish(j);
+}
+
+static void on_admit(tg_ledger_t *l, redisReply *r, void *opaque)
+{
+        tg_job_t *j = opaque;
+        const char *verdict;
+
+        if (!r) {
+                tg_job_wait_redis(j, tg_job_admit);
+                return;
+        }
+        if (r->type != REDIS_REPLY_ARRAY || r->elements < 1) {
+                tg_log(TG_LOG_ERROR, "admit %s: unexpected ledger reply: %s",
+                       j->request_id,
+                       r->type == REDIS_REPLY_ERROR ? r->str : "?");
+                tg_job_after(j, 1000, tg_job_admit);
+                return;
+        }
+        verdict = elem(r, 0);
+        if (strcmp(verdict, "ok") == 0) {
+                j->reserved = 1;
+                tg_gate_enter(j, tg_job_call);
+        } else if (strcmp(verdict, "rejected") == 0) {
+                rejected(j, r);
+        } else if (strcmp(verdict, "done") == 0) {
+                take_stored(j, r);
+        } else if (strcmp(verdict, "busy") == 0) {
+                int64_t ms = strtoll(elem(r, 1), NULL, 10);
+                tg_job_after(j, ms < 100 ? 100 : ms > 5000 ? 5000 : ms,
+                             tg_job_admit);
+        } else if (strcmp(verdict, "resume") == 0) {
+                resume(j, r);
+        } else { /* stale: definitions changed; reload, then again */
+                j->w->budgets_loaded = 0;
+                tg_job_admit(j);
+        }
+}

@@ -1,0 +1,54 @@
+/*
+ * Bytes that are not a JSON object cannot carry a requestId, so they get no
+ * completion: they go to the DLQ untouched (key, value, headers), with the
+ * reason in a header, and the partition moves on.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "worker.h"
+
+#define TG_DLQ_REASON_HEADER "tollgate-dlq-reason"
+
+static rd_kafka_headers_t *dlq_headers(rd_kafka_message_t *m,
+                                       const char *reason)
+{
+        rd_kafka_headers_t *orig = NULL, *h;
+        char origin[320];
+
+        if (rd_kafka_message_headers(m, &orig) == 0)
+                h = rd_kafka_headers_copy(orig);
+        else
+                h = rd_kafka_headers_new(2);
+        rd_kafka_header_add(h, TG_DLQ_REASON_HEADER, -1, reason, -1);
+        snprintf(origin, sizeof(origin), "%s/%d/%lld",
+                 rd_kafka_topic_name(m->rkt), (int)m->partition,
+                 (long long)m->offset);
+        rd_kafka_header_add(h, "tollgate-dlq-origin", -1, origin, -1);
+        return h;
+}
+
+void tg_job_dlq(tg_job_t *j, const char *reason)
+{
+        tg_worker_t *w = j->w;
+        rd_kafka_message_t *m = j->msg;
+        rd_kafka_resp_err_t err;
+
+        tg_log(TG_LOG_WARN, "dlq %s/%d/%lld: %s", rd_kafka_topic_name(m->rkt),
+               (int)m->partition, (long long)m->offset, reason);
+        tg_metrics_dlq(w->metrics);
+        j->deliveries = 1;
+        err = rd_kafka_producev(
+                w->producer, RD_KAFKA_V_TOPIC(w->t_dlq),
+                RD_KAFKA_V_KEY(m->key, m->key_len),
+                RD_KAFKA_V_VALUE(m->payload, m->len),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_OPAQUE(j),
+                RD_KAFKA_V_HEADERS(dlq_headers(m, reason)), RD_KAFKA_V_END);
+        if (err) {
+                tg_log(TG_LOG_ERROR, "dlq produce: %s", rd_kafka_err2str(err));
+                w->fatal = 1;
+                w->stopping = 1;
+        }
+}

@@ -1,0 +1,159 @@
+/*
+ * Finishing: one Lua call settles the reservation (or records a result that
+ * never reserved), stores the events for re-publication and reports alert
+ * crossings; then the events go to Kafka.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "keys.h"
+#include "log.h"
+#include "tgtime.h"
+#include "worker.h"
+
+static void on_finish(tg_ledger_t *l, redisReply *r, void *opaque);
+
+static int finish_send(tg_job_t *j, const char *completion,
+                       const char *usage)
+{
+        tg_worker_t *w = j->w;
+        const char *av[3 + 3 * 512 + 8];
+        size_t al[sizeof(av) / sizeof(av[0])];
+        char req_key[192], nums[4][24];
+        int n = 0, nkeys;
+        int approved = j->status == TG_STATUS_COMPLETED;
+
+        tg_key_request(req_key, sizeof(req_key), j->request_id);
+        av[n++] = req_key;
+        av[n++] = TG_KEY_LEASES;
+        for (size_t i = 0; i < j->n_budgets; i++)
+                av[n++] = j->budgets[i].key;
+        nkeys = n;
+        snprintf(nums[0], 24, "%lld", (long long)(approved ? j->cost_nano : 0));
+        snprintf(nums[1], 24, "%lld",
+                 (long long)(approved ? j->usage.input_tokens +
+                                                j->usage.output_tokens +
+                                                j->usage.cache_read_tokens +
+                                                j->usage.cache_write_tokens
+                                      : 0));
+        snprintf(nums[2], 24, "%lld", (long long)w->conf->retention_s);
+        av[n++] = j->request_id;
+        av[n++] = approved ? "1" : "0";
+        av[n++] = nums[0];
+        av[n++] = nums[1];
+        av[n++] = nums[2];
+        av[n++] = completion;
+        av[n++] = usage;
+        for (size_t i = 0; i < j->n_budgets; i++) {
+                av[n++] = j->budgets[i].id;
+                snprintf(j->budgets[i].limit_str,
+                         sizeof(j->budgets[i].limit_str), "%lld",
+                         (long long)j->budgets[i].limit_nano);
+                av[n++] = j->budgets[i].limit_str;
+                av[n++] = j->budgets[i].thresholds;
+        }
+        for (int i = 0; i < n; i++)
+                al[i] = strlen(av[i]);
+        return tg_ledger_eval(w->ledger, TG_SCRIPT_FINISH, nkeys, n - nkeys,
+                              av, al, on_finish, j);
+}
+
+void tg_job_finish(tg_job_t *j)
+{
+        /* Built once: a retry after a Redis outage sends the same bytes. */
+        if (!j->completion_built) {
+                j->completion_built = tg_events_completion(j);
+                j->usage_built = tg_events_usage(j);
+        }
+        if (!j->completion_built || !j->usage_built) {
+                tg_log(TG_LOG_ERROR, "%s: cannot build events",
+                       j->request_id);
+                return;
+        }
+        if (finish_send(j, j->completion_built, j->usage_built))
+                tg_job_wait_redis(j, tg_job_finish);
+}
+
+static const char *elem(redisReply *r, size_t i)
+{
+        return (i < r->elements && r->element[i]->type == REDIS_REPLY_STRING)
+                       ? r->element[i]->str
+                       : "";
+}
+
+static void alert(tg_worker_t *w, const char *spec)
+{
+        /* "budget|key|threshold|spent|limit" */
+        char id[TG_BUDGET_ID_MAX + 1], key[192], ts[40], *json;
+        long long thr, spent, limit;
+        const char *period;
+
+        if (sscanf(spec, "%64[^|]|%191[^|]|%lld|%lld|%lld", id, key, &thr,
+                   &spent, &limit) != 5)
+                return;
+        period = strrchr(key, ':') + 1;
+        tg_time_format_us(tg_time_now_us(), ts, sizeof(ts));
+        json = tg_events_alert(w, id, period, thr, spent, limit, ts);
+        if (json) {
+                tg_producer_send(w, w->t_alerts, id, json, strlen(json), NULL,
+                                 NULL);
+                free(json);
+        }
+        tg_log(TG_LOG_WARN, "budget %s crossed %lld%% (%s)", id, thr, period);
+}
+
+static void on_finish(tg_ledger_t *l, redisReply *r, void *opaque)
+{
+        tg_job_t *j = opaque;
+
+        if (!r) {
+                tg_job_wait_redis(j, tg_job_finish);
+                return;
+        }
+        if (r->type != REDIS_REPLY_ARRAY || r->elements < 3) {
+                tg_log(TG_LOG_ERROR, "finish %s: unexpected ledger reply: %s",
+                       j->request_id,
+                       r->type == REDIS_REPLY_ERROR ? r->str : "?");
+                tg_job_after(j, 1000, tg_job_finish);
+                return;
+        }
+        free(j->stored_completion);
+        free(j->stored_usage);
+        if (strcmp(elem(r, 0), "done") == 0) {
+                /* Finished before (a retry after a lost reply): publish
+                 * what was stored then, byte for byte. */
+                j->stored_completion = strdup(elem(r, 1));
+                j->stored_usage = strdup(elem(r, 2));
+        } else {
+                j->stored_completion = strdup(j->completion_built);
+                j->stored_usage = strdup(elem(r, 1));
+                j->overrun_nano = strtoll(elem(r, 2), NULL, 10);
+                for (size_t i = 3; i < r->elements; i++)
+                        alert(j->w, elem(r, i));
+                tg_metrics_decision(j->w->metrics, j);
+        }
+        tg_job_publish(j);
+}
+
+void tg_job_publish(tg_job_t *j)
+{
+        tg_worker_t *w = j->w;
+        int rc;
+
+        j->deliveries = 2;
+        rc = tg_producer_send(w, w->t_completions, j->request_id,
+                              j->stored_completion,
+                              strlen(j->stored_completion), j, NULL);
+        rc |= tg_producer_send(w, w->t_usage, j->request_id, j->stored_usage,
+                               strlen(j->stored_usage), j, NULL);
+        if (rc) {
+                /* Produce refused outright (not a delivery failure): stop
+                 * before losing more; the offset stays uncommitted. */
+                w->fatal = 1;
+                w->stopping = 1;
+        }
+        if (w->conf->log_decisions)
+                tg_log(TG_LOG_INFO, "decision %s %s", j->request_id,
+                       j->reason[0] ? j->reason : "completed");
+}

@@ -1,0 +1,94 @@
+/*
+ * What a Bedrock attempt came back with: a result to settle, an error to
+ * retry after a full-jitter backoff, or an error that ends the request.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "bedrock/backoff.h"
+#include "log.h"
+#include "tgtime.h"
+#include "worker.h"
+
+static void retry_enter(tg_job_t *j)
+{
+        tg_gate_enter(j, tg_job_call);
+}
+
+static void succeeded(tg_job_t *j)
+{
+        char err[512];
+
+        if (tg_converse_parse(j->resp, j->resp_len, &j->out, err,
+                              sizeof(err))) {
+                /* Bedrock ran the call but we cannot read what it billed:
+                 * fail it, release the reservation, and say so. */
+                tg_gate_leave(j, 0);
+                j->status = TG_STATUS_FAILED;
+                snprintf(j->reason, sizeof(j->reason),
+                         "InvalidResponse: %s", err);
+                tg_job_finish(j);
+                return;
+        }
+        j->has_out = 1;
+        j->usage = j->out.usage;
+        j->bedrock_latency_ms = j->out.latency_ms;
+        j->cost_nano = tg_cost_usage(&j->res.model->price, &j->usage);
+        j->status = TG_STATUS_COMPLETED;
+        tg_gate_leave(j, 0);
+        tg_job_finish(j);
+}
+
+static void failed(tg_job_t *j, const tg_bedrock_error_t *e)
+{
+        tg_worker_t *w = j->w;
+        int64_t ms;
+
+        tg_metrics_bedrock_error(w->metrics, e->type);
+        tg_gate_leave(j, e->throttled);
+        if (e->retryable && j->attempts < w->conf->max_attempts &&
+            !w->stopping) {
+                ms = tg_backoff_ms(j->attempts, w->conf->backoff_base_ms,
+                                   w->conf->backoff_cap_ms, &w->rng);
+                tg_metrics_retry(w->metrics);
+                tg_log(TG_LOG_DEBUG, "%s: %s, retry %d in %lld ms",
+                       j->request_id, e->type, j->attempts, (long long)ms);
+                tg_job_after(j, ms, retry_enter);
+                return;
+        }
+        j->status = TG_STATUS_FAILED;
+        tg_bedrock_reason(e, j->reason, sizeof(j->reason));
+        tg_job_finish(j);
+}
+
+void tg_job_http_done(tg_job_t *j, CURLcode rc)
+{
+        long status = 0;
+        curl_off_t pre = 0;
+        tg_bedrock_error_t e;
+        int64_t us = tg_mono_us() - j->call_start_us;
+
+        j->bedrock_us += us;
+        curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &status);
+        curl_easy_getinfo(j->easy, CURLINFO_PRETRANSFER_TIME_T, &pre);
+        curl_easy_cleanup(j->easy);
+        j->easy = NULL;
+        tg_metrics_bedrock_latency(j->w->metrics, us);
+        if (rc == CURLE_OK && status == 200)
+                return succeeded(j);
+        memset(&e, 0, sizeof(e));
+        if (j->resp_too_big) {
+                e.http_status = status;
+                snprintf(e.type, sizeof(e.type), "ResponseTooLarge");
+                snprintf(e.message, sizeof(e.message),
+                         "response over %d bytes", TG_RESPONSE_MAX);
+        } else if (rc != CURLE_OK) {
+                tg_bedrock_classify_transport(rc, status, pre > 0, &e);
+        } else {
+                tg_bedrock_classify(status,
+                                    j->err_type_hdr[0] ? j->err_type_hdr
+                                                       : NULL,
+                                    j->resp, j->resp_len, 0, &e);
+        }
+        failed(j, &e);
+}

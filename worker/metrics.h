@@ -1,0 +1,39 @@
+/*
+ * Prometheus metrics and the /metrics, /healthz, /readyz endpoint
+ * (libmicrohttpd, its own thread; updates take a mutex, uncontended but for
+ * scrapes). Label sets are bounded: past TG_METRICS_SERIES_MAX, new label
+ * values are counted under "__other__".
+ */
+#ifndef TG_METRICS_H
+#define TG_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct tg_metrics tg_metrics_t;
+struct tg_job;
+
+#define TG_METRICS_SERIES_MAX 2000
+
+/* label_keys: the tags used as labels, e.g. {"costCenter","applicationId",
+ * "environment"}. port 0: no HTTP server (metrics still counted). */
+tg_metrics_t *tg_metrics_new(int port, const char *const *label_keys,
+                             int n_labels, char *errstr, size_t size);
+void tg_metrics_destroy(tg_metrics_t *m);
+
+void tg_metrics_set_ready(tg_metrics_t *m, int ready, const char *why);
+void tg_metrics_decision(tg_metrics_t *m, const struct tg_job *j);
+void tg_metrics_inflight(tg_metrics_t *m, int64_t n);
+void tg_metrics_model_limit(tg_metrics_t *m, const char *model, int64_t n);
+void tg_metrics_bedrock_latency(tg_metrics_t *m, int64_t us);
+void tg_metrics_redis_rtt(tg_metrics_t *m, int64_t us);
+void tg_metrics_overhead(tg_metrics_t *m, int64_t us);
+void tg_metrics_bedrock_error(tg_metrics_t *m, const char *type);
+void tg_metrics_retry(tg_metrics_t *m);
+void tg_metrics_dlq(tg_metrics_t *m);
+void tg_metrics_lag(tg_metrics_t *m, int32_t partition, int64_t lag);
+
+/* Renders the text exposition format; caller frees. */
+char *tg_metrics_render(tg_metrics_t *m);
+
+#endif

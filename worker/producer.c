@@ -1,0 +1,148 @@
+/*
+ * The idempotent producer for completions, usage, alerts and the DLQ.
+ * Delivery reports arrive on the loop like the consumer's messages. A job is
+ * finished (and its offset released) only when all its events are
+ * acknowledged; a failed delivery is produced again, so nothing is lost.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "worker.h"
+
+int tg_kafka_conf_apply(rd_kafka_conf_t *kc, tg_config_t *c, const char *who,
+                        char *errstr, size_t size);
+
+static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+        tg_worker_t *w = opaque;
+        tg_job_t *j = m->_private;
+        rd_kafka_headers_t *h = NULL;
+
+        if (m->err) {
+                /* Idempotence already retried inside librdkafka; once it
+                 * gives up, send again rather than lose an event. */
+                tg_log(TG_LOG_WARN, "delivery to %s failed (%s): resending",
+                       rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+                if (rd_kafka_message_headers(m, &h) == 0)
+                        h = rd_kafka_headers_copy(h);
+                else
+                        h = NULL;
+                if (tg_producer_send(w, rd_kafka_topic_name(m->rkt), m->key,
+                                     m->payload, m->len, j, h) == 0)
+                        return;
+                w->fatal = 1;
+                w->stopping = 1;
+        }
+        if (j)
+                tg_job_delivered(j);
+}
+
+static void on_readable(uv_poll_t *h, int status, int events)
+{
+        tg_worker_t *w = h->data;
+        char buf[64];
+
+        while (read(w->pq_pipe[0], buf, sizeof(buf)) > 0)
+                ;
+        rd_kafka_poll(w->producer, 0);
+}
+
+static rd_kafka_conf_t *producer_conf(tg_worker_t *w, char *errstr,
+                                      size_t size)
+{
+        rd_kafka_conf_t *kc = rd_kafka_conf_new();
+        tg_config_t *c = w->conf;
+        const char *props[][2] = {
+                {"bootstrap.servers", c->brokers},
+                {"enable.idempotence", "true"},
+                {"acks", "all"},
+                {"linger.ms", "5"},
+                {"compression.codec", "lz4"},
+                {"message.timeout.ms", "300000"},
+                {"client.id", c->worker_id},
+        };
+
+        for (size_t i = 0; i < sizeof(props) / sizeof(props[0]); i++)
+                if (rd_kafka_conf_set(kc, props[i][0], props[i][1], errstr,
+                                      size) != RD_KAFKA_CONF_OK)
+                        goto err;
+        if (tg_kafka_conf_apply(kc, c, "producer", errstr, size))
+                goto err;
+        rd_kafka_conf_set_opaque(kc, w);
+        rd_kafka_conf_set_dr_msg_cb(kc, dr_cb);
+        return kc;
+err:
+        rd_kafka_conf_destroy(kc);
+        return NULL;
+}
+
+int tg_producer_start(tg_worker_t *w, char *errstr, size_t size)
+{
+        rd_kafka_conf_t *kc = producer_conf(w, errstr, size);
+
+        if (!kc)
+                return -1;
+        w->producer = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, size);
+        if (!w->producer) {
+                rd_kafka_conf_destroy(kc);
+                return -1;
+        }
+        w->pq = rd_kafka_queue_get_main(w->producer);
+        if (pipe2(w->pq_pipe, O_NONBLOCK | O_CLOEXEC))
+                return snprintf(errstr, size, "pipe failed"), -1;
+        rd_kafka_queue_io_event_enable(w->pq, w->pq_pipe[1], "1", 1);
+        uv_poll_init(w->loop, &w->pq_poll, w->pq_pipe[0]);
+        w->pq_poll.data = w;
+        uv_poll_start(&w->pq_poll, UV_READABLE, on_readable);
+        return 0;
+}
+
+/* hdrs is consumed. */
+int tg_producer_send(tg_worker_t *w, const char *topic, const char *key,
+                     const char *value, size_t len, tg_job_t *j,
+                     rd_kafka_headers_t *hdrs)
+{
+        rd_kafka_resp_err_t err;
+
+        if (!hdrs)
+                hdrs = rd_kafka_headers_new(0);
+        for (int tries = 0;; tries++) {
+                err = rd_kafka_producev(
+                        w->producer, RD_KAFKA_V_TOPIC(topic),
+                        RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                        RD_KAFKA_V_VALUE((void *)value, len),
+                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                        RD_KAFKA_V_OPAQUE(j),
+                        RD_KAFKA_V_HEADERS(hdrs),
+                        RD_KAFKA_V_END);
+                if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || tries > 100)
+                        break;
+                /* The local queue is bounded; serve delivery reports to make
+                 * room. Rare: the queue holds 100,000 messages. */
+                rd_kafka_poll(w->producer, 10);
+        }
+        if (err) {
+                rd_kafka_headers_destroy(hdrs);
+                tg_log(TG_LOG_ERROR, "produce to %s: %s", topic,
+                       rd_kafka_err2str(err));
+                return -1;
+        }
+        return 0;
+}
+
+void tg_producer_close(tg_worker_t *w)
+{
+        if (!w->producer)
+                return;
+        rd_kafka_flush(w->producer, 30000);
+        uv_poll_stop(&w->pq_poll);
+        rd_kafka_queue_io_event_enable(w->pq, -1, NULL, 0);
+        rd_kafka_queue_destroy(w->pq);
+        rd_kafka_destroy(w->producer);
+        w->producer = NULL;
+        close(w->pq_pipe[0]);
+        close(w->pq_pipe[1]);
+}

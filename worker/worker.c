@@ -1,0 +1,219 @@
+/*
+ * The worker's lifecycle: build every part on one loop, run, drain on
+ * SIGTERM, close in the reverse order.
+ */
+#include "worker.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "aws/bedrock_auth.h"
+#include "ids.h"
+#include "log.h"
+#include "tgtime.h"
+
+static const char *const label_keys[] = {"costCenter", "applicationId",
+                                         "environment"};
+
+static void kick_cb(uv_timer_t *t)
+{
+        tg_consumer_drain(t->data);
+}
+
+/* Pause or resume consumption after anything that changes capacity; a
+ * drain is scheduled, not called, so no callback recurses into another. */
+void tg_worker_flow(tg_worker_t *w)
+{
+        int full = w->inflight >= (size_t)w->conf->max_inflight;
+        int down = !w->ledger || !tg_ledger_up(w->ledger);
+        int pause = w->stopping || down || full;
+
+        if (w->stopping && (w->inflight == 0 ||
+                            tg_mono_ms() > w->stop_deadline_ms)) {
+                uv_stop(w->loop);
+                return;
+        }
+        if (!w->consumer)
+                return;
+        if (pause != w->paused)
+                tg_consumer_pause(w, pause);
+        if (!pause && !uv_is_active((uv_handle_t *)&w->kick))
+                uv_timer_start(&w->kick, kick_cb, 0, 0);
+}
+
+static void on_ledger_state(tg_ledger_t *l, int up, void *opaque)
+{
+        tg_worker_t *w = opaque;
+
+        tg_metrics_set_ready(w->metrics, up && !w->stopping,
+                             up ? "" : "redis unavailable");
+        if (up)
+                tg_jobs_redis_up(w);
+        tg_worker_flow(w);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+        tg_worker_t *w = s->data;
+
+        if (w->stopping) {
+                tg_log(TG_LOG_WARN, "second signal: exiting now");
+                _exit(130);
+        }
+        tg_log(TG_LOG_INFO, "signal %d: draining %zu in flight (up to %lld ms)",
+               signum, w->inflight, (long long)w->conf->drain_timeout_ms);
+        w->stopping = 1;
+        w->stop_deadline_ms = tg_mono_ms() + w->conf->drain_timeout_ms;
+        tg_metrics_set_ready(w->metrics, 0, "draining");
+        tg_worker_flow(w);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+        tg_worker_t *w = t->data;
+
+        tg_reaper_tick(w);
+        tg_worker_flow(w);
+}
+
+static int endpoint_setup(tg_worker_t *w, char *errstr, size_t size)
+{
+        const char *e = w->conf->bedrock_endpoint;
+        size_t n;
+
+        if (e && *e)
+                snprintf(w->endpoint, sizeof(w->endpoint), "%s", e);
+        else
+                snprintf(w->endpoint, sizeof(w->endpoint),
+                         "https://bedrock-runtime.%s.amazonaws.com",
+                         w->conf->region);
+        n = strlen(w->endpoint);
+        while (n && w->endpoint[n - 1] == '/')
+                w->endpoint[--n] = '\0';
+        if (tg_bedrock_auth_host(w->endpoint, w->host, sizeof(w->host)))
+                return snprintf(errstr, size, "bad Bedrock endpoint %s",
+                                w->endpoint),
+                       -1;
+        return 0;
+}
+
+static void topics_setup(tg_worker_t *w)
+{
+        tg_config_topic(w->conf, "requests", w->t_requests,
+                        sizeof(w->t_requests));
+        tg_config_topic(w->conf, "completions", w->t_completions,
+                        sizeof(w->t_completions));
+        tg_config_topic(w->conf, "usage", w->t_usage, sizeof(w->t_usage));
+        tg_config_topic(w->conf, "alerts", w->t_alerts, sizeof(w->t_alerts));
+        tg_config_topic(w->conf, "dlq", w->t_dlq, sizeof(w->t_dlq));
+}
+
+static int parts_setup(tg_worker_t *w, char *errstr, size_t size)
+{
+        w->metrics = tg_metrics_new((int)w->conf->metrics_port, label_keys, 3,
+                                    errstr, size);
+        if (!w->metrics)
+                return -1;
+        w->catalog = tg_catalog_load_file(w->conf->catalog, errstr, size);
+        if (!w->catalog)
+                return -1;
+        w->creds = tg_creds_new(NULL, errstr, size);
+        if (!w->creds)
+                return -1;
+        if (endpoint_setup(w, errstr, size))
+                return -1;
+        w->ledger = tg_ledger_new(w->loop, w->conf->redis, on_ledger_state, w,
+                                  errstr, size);
+        if (!w->ledger)
+                return -1;
+        tg_ledger_set_rtt_cb(w->ledger, tg_worker_rtt, w);
+        if (tg_http_start(w, errstr, size) ||
+            tg_producer_start(w, errstr, size))
+                return -1;
+        return tg_consumer_start(w, errstr, size);
+}
+
+static void handles_setup(tg_worker_t *w)
+{
+        uv_timer_init(w->loop, &w->kick);
+        w->kick.data = w;
+        uv_timer_init(w->loop, &w->tick);
+        w->tick.data = w;
+        uv_timer_start(&w->tick, on_tick, 1000, 1000);
+        uv_signal_init(w->loop, &w->sigterm);
+        uv_signal_init(w->loop, &w->sigint);
+        w->sigterm.data = w->sigint.data = w;
+        uv_signal_start(&w->sigterm, on_signal, SIGTERM);
+        uv_signal_start(&w->sigint, on_signal, SIGINT);
+}
+
+tg_worker_t *tg_worker_new(tg_config_t *conf, char *errstr, size_t size)
+{
+        tg_worker_t *w = calloc(1, sizeof(*w));
+
+        if (!w)
+                return NULL;
+        w->conf = conf;
+        w->rng = tg_random64();
+        w->loop = calloc(1, sizeof(*w->loop));
+        uv_loop_init(w->loop);
+        handles_setup(w);
+        topics_setup(w);
+        if (parts_setup(w, errstr, size)) {
+                tg_worker_destroy(w);
+                return NULL;
+        }
+        tg_log(TG_LOG_INFO, "worker %s: consuming %s, Bedrock at %s, "
+                            "credentials from %s",
+               conf->worker_id, w->t_requests, w->endpoint,
+               tg_creds_source(w->creds));
+        return w;
+}
+
+int tg_worker_run(tg_worker_t *w)
+{
+        uv_run(w->loop, UV_RUN_DEFAULT);
+        if (w->inflight)
+                tg_log(TG_LOG_WARN,
+                       "stopping with %zu requests unfinished: their offsets "
+                       "stay uncommitted and they will be redelivered",
+                       w->inflight);
+        /* Delivery reports served by the flush release offsets; commit
+         * after them. */
+        if (w->producer)
+                rd_kafka_flush(w->producer, 10000);
+        tg_consumer_commit_sync(w);
+        return w->fatal ? 1 : 0;
+}
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+        if (!uv_is_closing(h))
+                uv_close(h, NULL);
+}
+
+void tg_worker_destroy(tg_worker_t *w)
+{
+        tg_consumer_close(w);
+        tg_producer_close(w);
+        tg_ledger_destroy(w->ledger); /* pending calls fail into lists */
+        w->ledger = NULL;
+        while (w->jobs)
+                tg_job_free(w->jobs);
+        tg_http_stop(w);
+        for (int p = 0; p < TG_PARTITIONS_MAX; p++)
+                tg_offsets_part_destroy(w->parts[p]);
+        uv_run(w->loop, UV_RUN_NOWAIT);
+        uv_walk(w->loop, close_walk, NULL);
+        uv_run(w->loop, UV_RUN_DEFAULT);
+        uv_loop_close(w->loop);
+        free(w->loop);
+        tg_budgets_destroy(w);
+        tg_gates_destroy(w);
+        tg_catalog_destroy(w->catalog);
+        tg_creds_destroy(w->creds);
+        tg_metrics_destroy(w->metrics);
+        free(w);
+}

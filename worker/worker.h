@@ -1,0 +1,229 @@
+/*
+ * tollgate-worker's inside. One libuv loop drives the Kafka consumer queue,
+ * the producer's delivery reports, async Redis (hiredis) and Bedrock calls
+ * (curl multi); a request is a job that moves through the states below, each
+ * step started by the completion of the one before.
+ *
+ *   consumed -> parsed -> admitted (Redis) -> called (Bedrock, retried)
+ *            -> finished (Redis) -> published (Kafka) -> offset released
+ */
+#ifndef TG_WORKER_H
+#define TG_WORKER_H
+
+#include <curl/curl.h>
+#include <librdkafka/rdkafka.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "aws/creds.h"
+#include "bedrock/aimd.h"
+#include "bedrock/converse.h"
+#include "bedrock/errors.h"
+#include "budget.h"
+#include "catalog.h"
+#include "config.h"
+#include "ledger.h"
+#include "metrics.h"
+#include "offsets.h"
+#include "request.h"
+
+#define TG_RESPONSE_MAX  (16 * 1024 * 1024)
+#define TG_PARTITIONS_MAX 4096
+
+typedef struct tg_worker tg_worker_t;
+typedef struct tg_job tg_job_t;
+
+typedef enum tg_status {
+        TG_STATUS_COMPLETED,
+        TG_STATUS_REJECTED,
+        TG_STATUS_INVALID,
+        TG_STATUS_FAILED,
+} tg_status_t;
+
+typedef struct tg_job_budget {
+        char id[TG_BUDGET_ID_MAX + 1];
+        char period[TG_PERIOD_LABEL_MAX];
+        char key[160];
+        int64_t limit_nano; /* -1 none */
+        int64_t limit_tokens;
+        char thresholds[64]; /* "50,80,100" */
+        char limit_str[24];
+} tg_job_budget_t;
+
+/* Waiting lists a job can sit on (never more than one at a time). */
+typedef struct tg_job_list {
+        tg_job_t *head, *tail;
+        size_t len;
+} tg_job_list_t;
+
+typedef struct tg_model_gate {
+        const tg_model_t *model;
+        tg_aimd_t aimd;
+        int64_t active;
+        tg_job_list_t waiting;
+} tg_model_gate_t;
+
+struct tg_job {
+        tg_worker_t *w;
+        tg_job_t *wait_next; /* on a tg_job_list_t */
+        tg_job_t *all_prev, *all_next;
+        rd_kafka_message_t *msg; /* owned until published */
+        int32_t partition;
+        int64_t offset;
+        uint64_t part_gen; /* offset tracker generation at start */
+        tg_request_t req;
+        int parsed;
+        char request_id[TG_REQUEST_ID_MAX + 1];
+        char timestamp[40];
+        tg_status_t status;
+        char reason[768];
+        tg_resolved_t res;
+        tg_bound_t bound;
+        tg_job_budget_t *budgets;
+        size_t n_budgets;
+        int reserved;     /* the ledger holds our reservation */
+        int attempts;
+        int64_t t0_us;         /* consumed (monotonic) */
+        int64_t call_start_us; /* current Bedrock attempt */
+        int64_t bedrock_us;    /* time spent in Bedrock calls */
+        int64_t wait_rate_ms;  /* time held by rate limits */
+        /* Bedrock HTTP */
+        CURL *easy;
+        struct curl_slist *headers;
+        char *body;
+        size_t body_len;
+        char *resp;
+        size_t resp_len, resp_cap;
+        int resp_too_big;
+        char err_type_hdr[128];
+        char aws_request_id[128];
+        tg_converse_result_t out;
+        int has_out;
+        int64_t bedrock_latency_ms;
+        tg_model_gate_t *gate;
+        /* outcome */
+        tg_usage_t usage;
+        int64_t cost_nano;
+        int64_t overrun_nano;
+        int deliveries;
+        char *stored_completion; /* events to publish, owned */
+        char *stored_usage;
+        char *completion_built; /* sent to finish, owned */
+        char *usage_built;
+        uv_timer_t timer;
+        int timer_open;
+        void (*timer_fn)(tg_job_t *);
+        void (*redis_fn)(tg_job_t *); /* step to redo when Redis is back */
+};
+
+struct tg_worker {
+        tg_config_t *conf;
+        uv_loop_t *loop;
+        rd_kafka_t *consumer, *producer;
+        rd_kafka_queue_t *cq, *pq;
+        int cq_pipe[2], pq_pipe[2];
+        uv_poll_t cq_poll, pq_poll;
+        char t_requests[256], t_completions[256], t_usage[256],
+                t_alerts[256], t_dlq[256];
+        tg_ledger_t *ledger;
+        tg_catalog_t *catalog;
+        tg_creds_t *creds;
+        CURLM *multi;
+        uv_timer_t curl_timer;
+        char endpoint[512];
+        char host[256];
+        /* budget definitions, reloaded when the version moves */
+        tg_budget_t *budgets;
+        size_t n_budgets;
+        char budgets_version[32];
+        int budgets_loading;
+        int budgets_loaded;
+        tg_job_list_t wait_budgets; /* jobs waiting for a (re)load */
+        tg_job_list_t wait_redis;   /* jobs waiting for Redis to return */
+        tg_model_gate_t *gates;
+        size_t n_gates;
+        /* offsets */
+        tg_offsets_part_t *parts[TG_PARTITIONS_MAX];
+        uint64_t part_gen[TG_PARTITIONS_MAX];
+        int assigned;
+        /* flow */
+        tg_job_t *jobs; /* every job in flight */
+        size_t inflight;
+        int paused;
+        int stopping;
+        int64_t stop_deadline_ms;
+        int fatal;
+        uv_signal_t sigterm, sigint;
+        uv_timer_t tick;
+        uv_timer_t kick; /* schedules a consumer drain */
+        int64_t last_reap_ms;
+        uint64_t rng;
+        tg_metrics_t *metrics;
+};
+
+/* worker.c */
+tg_worker_t *tg_worker_new(tg_config_t *conf, char *errstr, size_t size);
+int tg_worker_run(tg_worker_t *w);
+void tg_worker_destroy(tg_worker_t *w);
+void tg_worker_flow(tg_worker_t *w); /* pause/resume/drain after changes */
+
+/* consumer.c */
+int tg_consumer_start(tg_worker_t *w, char *errstr, size_t size);
+void tg_consumer_drain(tg_worker_t *w);
+void tg_consumer_pause(tg_worker_t *w, int pause);
+void tg_consumer_close(tg_worker_t *w);
+void tg_consumer_commit_sync(tg_worker_t *w);
+void tg_consumer_offset_done(tg_worker_t *w, tg_job_t *j);
+
+/* producer.c */
+int tg_producer_start(tg_worker_t *w, char *errstr, size_t size);
+int tg_producer_send(tg_worker_t *w, const char *topic, const char *key,
+                     const char *value, size_t len, tg_job_t *j,
+                     rd_kafka_headers_t *hdrs);
+void tg_producer_close(tg_worker_t *w);
+
+/* http.c: curl multi on the loop */
+int tg_http_start(tg_worker_t *w, char *errstr, size_t size);
+void tg_http_stop(tg_worker_t *w);
+
+/* job.c, job_admit.c, job_call.c, job_finish.c */
+void tg_job_start(tg_worker_t *w, rd_kafka_message_t *msg);
+void tg_job_admit(tg_job_t *j);
+void tg_job_call(tg_job_t *j);
+void tg_job_http_done(tg_job_t *j, CURLcode rc);
+void tg_job_finish(tg_job_t *j);
+void tg_job_publish(tg_job_t *j);
+void tg_job_dlq(tg_job_t *j, const char *reason);
+void tg_job_delivered(tg_job_t *j);
+void tg_job_after(tg_job_t *j, int64_t ms, void (*fn)(tg_job_t *));
+void tg_job_free(tg_job_t *j);
+void tg_job_wait_redis(tg_job_t *j, void (*fn)(tg_job_t *));
+void tg_jobs_redis_up(tg_worker_t *w);
+
+/* budgets.c */
+void tg_budgets_reload(tg_worker_t *w);
+int tg_budgets_match(tg_worker_t *w, tg_job_t *j);
+int tg_budgets_from_keys(tg_worker_t *w, tg_job_t *j, const char *keys);
+void tg_budgets_destroy(tg_worker_t *w);
+
+/* reaper.c: releases reservations of workers that died */
+void tg_reaper_tick(tg_worker_t *w);
+void tg_worker_rtt(int64_t us, void *opaque);
+
+/* gates.c: adaptive per-model concurrency */
+void tg_gate_enter(tg_job_t *j, void (*fn)(tg_job_t *));
+void tg_gate_leave(tg_job_t *j, int throttled);
+void tg_gates_destroy(tg_worker_t *w);
+
+/* events.c */
+char *tg_events_completion(tg_job_t *j);
+char *tg_events_usage(tg_job_t *j);
+char *tg_events_alert(tg_worker_t *w, const char *id, const char *period,
+                      long long thr, long long spent, long long limit,
+                      const char *ts);
+
+/* lists */
+void tg_job_list_push(tg_job_list_t *l, tg_job_t *j);
+tg_job_t *tg_job_list_pop(tg_job_list_t *l);
+
+#endif
