@@ -10,10 +10,11 @@
 #include <hiredis/hiredis.h>
 
 #define TLS_REFUSED                                                            \
-        "TLS is not supported by hiredis 0.14 (Debian 12); use a local TLS "  \
+        "TLS is not supported by hiredis 0.14 (Debian 12); use a local TLS "   \
         "proxy such as stunnel"
 
-static int fail(char *errstr, size_t size, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int fail(char *errstr, size_t size,
+                                                      const char *fmt, ...)
 {
         va_list ap;
         int n;
@@ -178,8 +179,7 @@ static int host_chars_ok(const char *s, size_t len, int bracketed)
         for (size_t i = 0; i < len; i++) {
                 char c = s[i];
                 if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                    (c >= '0' && c <= '9') || c == '.' || c == '-' ||
-                    c == '_')
+                    (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_')
                         continue;
                 if (bracketed && (c == ':' || c == '%'))
                         continue;
@@ -188,8 +188,8 @@ static int host_chars_ok(const char *s, size_t len, int bracketed)
         return 1;
 }
 
-static int set_host(tg_redis_url_t *u, const char *h, size_t len,
-                    int bracketed, char *errstr, size_t size)
+static int set_host(tg_redis_url_t *u, const char *h, size_t len, int bracketed,
+                    char *errstr, size_t size)
 {
         if (len == 0)
                 return fail(errstr, size, "missing host");
@@ -215,8 +215,9 @@ static int parse_hostport(tg_redis_url_t *u, const char *s, size_t len,
         if (len > 0 && s[0] == '[') {
                 const char *rb = memchr(s, ']', len);
                 if (!rb)
-                        return fail(errstr, size, "missing ']' after IPv6 "
-                                                  "host");
+                        return fail(errstr, size,
+                                    "missing ']' after IPv6 "
+                                    "host");
                 if (set_host(u, s + 1, (size_t)(rb - s - 1), 1, errstr, size))
                         return -1;
                 if (rb + 1 < end && rb[1] != ':')
@@ -228,8 +229,8 @@ static int parse_hostport(tg_redis_url_t *u, const char *s, size_t len,
                         return fail(errstr, size,
                                     "IPv6 addresses go in brackets: "
                                     "redis://[::1]:6379");
-                if (set_host(u, s, colon ? (size_t)(colon - s) : len, 0,
-                             errstr, size))
+                if (set_host(u, s, colon ? (size_t)(colon - s) : len, 0, errstr,
+                             size))
                         return -1;
                 port = colon ? colon + 1 : NULL;
         }
@@ -289,9 +290,9 @@ static int parse_unix(tg_redis_url_t *u, const char *s, char *errstr,
         memcpy(u->path, s, plen);
         u->path[plen] = '\0';
         u->is_unix = 1;
-        return s[plen] == '?' ? parse_query(u, &db_seen, s + plen + 1, errstr,
-                                            size)
-                              : 0;
+        return s[plen] == '?'
+                   ? parse_query(u, &db_seen, s + plen + 1, errstr, size)
+                   : 0;
 }
 
 int tg_redis_url_parse(const char *url, tg_redis_url_t *out, char *errstr,
@@ -342,8 +343,8 @@ void tg_redis_url_describe(const tg_redis_url_t *u, char *out, size_t size)
 
 /* Runs one command and checks that it did not fail. `what` names it in
  * errstr; the arguments are never printed (AUTH carries the password). */
-static int cmd_ok(redisContext *c, const char *what, char *errstr,
-                  size_t size, const char *fmt, ...)
+static int cmd_ok(redisContext *c, const char *what, char *errstr, size_t size,
+                  const char *fmt, ...)
 {
         redisReply *r;
         va_list ap;
@@ -379,14 +380,12 @@ static int login(redisContext *c, const tg_redis_url_t *u, char *errstr,
                  size_t size)
 {
         if (u->password[0] && u->user[0] &&
-            cmd_ok(c, "AUTH", errstr, size, "AUTH %s %s", u->user,
-                   u->password))
+            cmd_ok(c, "AUTH", errstr, size, "AUTH %s %s", u->user, u->password))
                 return -1;
         if (u->password[0] && !u->user[0] &&
             cmd_ok(c, "AUTH", errstr, size, "AUTH %s", u->password))
                 return -1;
-        if (u->db > 0 &&
-            cmd_ok(c, "SELECT", errstr, size, "SELECT %d", u->db))
+        if (u->db > 0 && cmd_ok(c, "SELECT", errstr, size, "SELECT %d", u->db))
                 return -1;
         return 0;
 }

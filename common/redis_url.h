@@ -27,11 +27,11 @@ struct redisContext;
 #define TG_REDIS_DEFAULT_PORT 6379
 
 typedef struct tg_redis_url {
-        int is_unix;                          /* 1: path is set, not host */
-        char host[TG_REDIS_HOST_MAX + 1];     /* without IPv6 brackets */
-        int port;                             /* 1-65535 */
-        char path[TG_REDIS_PATH_MAX + 1];     /* unix socket path */
-        char user[TG_REDIS_USER_MAX + 1];     /* empty: AUTH password only */
+        int is_unix;                      /* 1: path is set, not host */
+        char host[TG_REDIS_HOST_MAX + 1]; /* without IPv6 brackets */
+        int port;                         /* 1-65535 */
+        char path[TG_REDIS_PATH_MAX + 1]; /* unix socket path */
+        char user[TG_REDIS_USER_MAX + 1]; /* empty: AUTH password only */
         char password[TG_REDIS_PASSWORD_MAX + 1]; /* empty: no AUTH */
         int db;                                   /* SELECT when > 0 */
 } tg_redis_url_t;
@@ -48,7 +48,8 @@ void tg_redis_url_describe(const tg_redis_url_t *u, char *out, size_t size);
 /* Connects, then AUTH and SELECT as the URL says. timeout_ms bounds the
  * connect and every later command (0 = no timeout). Returns NULL with
  * errstr on any failure. */
-struct redisContext *tg_redis_connect_sync(const tg_redis_url_t *u, int timeout_ms,
-                                    char *errstr, size_t errstr_size);
+struct redisContext *tg_redis_connect_sync(const tg_redis_url_t *u,
+                                           int timeout_ms, char *errstr,
+                                           size_t errstr_size);
 
 #endif

@@ -5,7 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int fail(char *errstr, size_t size, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int fail(char *errstr, size_t size,
+                                                      const char *fmt, ...)
 {
         va_list ap;
 
@@ -36,15 +37,14 @@ void tg_budget_clear(tg_budget_t *b)
         tg_budget_init(b);
 }
 
-int tg_budget_selector_add(tg_budget_t *b, const char *key,
-                           const char *value, char *errstr,
-                           size_t errstr_size)
+int tg_budget_selector_add(tg_budget_t *b, const char *key, const char *value,
+                           char *errstr, size_t errstr_size)
 {
         tg_budget_sel_t *s;
 
         if (b->n_selector >= TG_BUDGET_SELECTOR_MAX)
-                return fail(errstr, errstr_size,
-                            "selector: at most %d tags", TG_BUDGET_SELECTOR_MAX);
+                return fail(errstr, errstr_size, "selector: at most %d tags",
+                            TG_BUDGET_SELECTOR_MAX);
         /* The same rules as request tags: a selector that no valid request
          * could match is a mistake worth reporting now. */
         if (tg_tag_check(key, value, errstr, errstr_size))
@@ -67,8 +67,7 @@ int tg_budget_selector_add(tg_budget_t *b, const char *key,
         return 0;
 }
 
-static int thresholds_validate(const tg_budget_t *b, char *errstr,
-                               size_t size)
+static int thresholds_validate(const tg_budget_t *b, char *errstr, size_t size)
 {
         if (b->n_thresholds < 0 || b->n_thresholds > TG_BUDGET_THRESHOLDS_MAX)
                 return fail(errstr, size, "thresholds: at most %d",
@@ -120,8 +119,7 @@ static const char *tag_lookup(const tg_tag_t *tags, size_t n, const char *key)
         return NULL;
 }
 
-int tg_budget_matches(const tg_budget_t *b, const tg_tag_t *tags,
-                      size_t n_tags)
+int tg_budget_matches(const tg_budget_t *b, const tg_tag_t *tags, size_t n_tags)
 {
         for (size_t i = 0; i < b->n_selector; i++) {
                 const char *v = tag_lookup(tags, n_tags, b->selector[i].key);

@@ -30,12 +30,12 @@ typedef struct tg_budget {
         tg_budget_sel_t selector[TG_BUDGET_SELECTOR_MAX];
         size_t n_selector; /* 0 = global: matches every request */
         tg_period_t period;
-        int64_t limit_nano;   /* nano-USD, -1 = none */
-        int64_t limit_tokens; /* -1 = none */
+        int64_t limit_nano;                       /* nano-USD, -1 = none */
+        int64_t limit_tokens;                     /* -1 = none */
         int thresholds[TG_BUDGET_THRESHOLDS_MAX]; /* percent, ascending */
         int n_thresholds;
-        int64_t rpm; /* requests per minute, 0 = none */
-        int64_t tpm; /* tokens per minute, 0 = none */
+        int64_t rpm;         /* requests per minute, 0 = none */
+        int64_t tpm;         /* tokens per minute, 0 = none */
         int on_exceed_defer; /* 1: defer over-budget requests, 0: reject */
 } tg_budget_t;
 
@@ -48,9 +48,8 @@ void tg_budget_clear(tg_budget_t *b);
 
 /* Adds a selector pair after checking it against the AWS tag rules; a key
  * may appear once. Returns 0, or -1 with errstr. */
-int tg_budget_selector_add(tg_budget_t *b, const char *key,
-                           const char *value, char *errstr,
-                           size_t errstr_size);
+int tg_budget_selector_add(tg_budget_t *b, const char *key, const char *value,
+                           char *errstr, size_t errstr_size);
 
 /* Checks what the JSON form cannot express by itself: the id, at least one
  * limit, non-negative numbers, thresholds 1-1000 strictly ascending.
@@ -58,9 +57,10 @@ int tg_budget_selector_add(tg_budget_t *b, const char *key,
 int tg_budget_validate(const tg_budget_t *b, char *errstr, size_t errstr_size);
 
 /* Parses and validates a definition (len bytes, need not be NUL-terminated,
- * at most TG_BUDGET_JSON_MAX). Unknown fields are ignored so that an older
- * worker reads what a newer CLI writes. On error out is left cleared and
- * errstr names the field. */
+ * at most TG_BUDGET_JSON_MAX). out is initialised first, so it must not
+ * hold selector strings (clear it before reuse). Unknown fields are ignored
+ * so that an older worker reads what a newer CLI writes. On error out is
+ * left cleared and errstr names the field. */
 int tg_budget_from_json(const char *json, size_t len, tg_budget_t *out,
                         char *errstr, size_t errstr_size);
 

@@ -6,7 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
-static int fail(char *errstr, size_t size, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int fail(char *errstr, size_t size,
+                                                      const char *fmt, ...)
 {
         va_list ap;
 
@@ -64,8 +65,8 @@ static int get_selector(json_t *o, tg_budget_t *b, char *errstr, size_t size)
                                     "budget JSON: selector.%.128s must be a "
                                     "string",
                                     key);
-                if (tg_budget_selector_add(b, key, json_string_value(v),
-                                           errstr, size))
+                if (tg_budget_selector_add(b, key, json_string_value(v), errstr,
+                                           size))
                         return -1;
         }
         return 0;
@@ -82,8 +83,7 @@ static int get_period(json_t *o, tg_budget_t *b, char *errstr, size_t size)
         return 0;
 }
 
-static int get_thresholds(json_t *o, tg_budget_t *b, char *errstr,
-                          size_t size)
+static int get_thresholds(json_t *o, tg_budget_t *b, char *errstr, size_t size)
 {
         json_t *a = json_object_get(o, "thresholds"), *v;
         size_t i;
@@ -204,7 +204,8 @@ char *tg_budget_to_json(const tg_budget_t *b)
         /* Insertion order is the documented order (keys.h). */
         json_object_set_new(o, "id", json_string(b->id));
         json_object_set_new(o, "selector", selector_to_json(b));
-        json_object_set_new(o, "period", json_string(tg_period_name(b->period)));
+        json_object_set_new(o, "period",
+                            json_string(tg_period_name(b->period)));
         if (b->limit_nano >= 0)
                 json_object_set_new(o, "limitNanoUsd",
                                     json_integer(b->limit_nano));
@@ -214,9 +215,9 @@ char *tg_budget_to_json(const tg_budget_t *b)
         json_object_set_new(o, "thresholds", thresholds_to_json(b));
         json_object_set_new(o, "rpm", json_integer(b->rpm));
         json_object_set_new(o, "tpm", json_integer(b->tpm));
-        json_object_set_new(o, "onExceed",
-                            json_string(b->on_exceed_defer ? "defer"
-                                                           : "reject"));
+        json_object_set_new(
+            o, "onExceed",
+            json_string(b->on_exceed_defer ? "defer" : "reject"));
         out = json_dumps(o, JSON_COMPACT);
         json_decref(o);
         return out;

@@ -45,8 +45,9 @@ static void set_up(tg_ledger_t *l, int up)
         if (l->up == up)
                 return;
         l->up = up;
-        tg_log(up ? TG_LOG_INFO : TG_LOG_WARN, "redis %s",
-               up ? "connected" : "unavailable: admissions paused");
+        if (!l->closing)
+                tg_log(up ? TG_LOG_INFO : TG_LOG_WARN, "redis %s",
+                       up ? "connected" : "unavailable: admissions paused");
         if (l->state_cb)
                 l->state_cb(l, up, l->state_opaque);
 }

@@ -148,12 +148,18 @@ void tg_consumer_drain(tg_worker_t *w)
 {
         rd_kafka_message_t *msgs[BATCH];
 
+        /* Stopping early leaves messages queued, and librdkafka signals
+         * the pipe only when the queue turns non-empty: remember to come
+         * back when there is room. */
+        w->drain_pending = 1;
         while (!w->stopping && w->inflight < (size_t)w->conf->max_inflight) {
                 size_t room = (size_t)w->conf->max_inflight - w->inflight;
                 ssize_t n = rd_kafka_consume_batch_queue(
                         w->cq, 0, msgs, room < BATCH ? room : BATCH);
-                if (n <= 0)
+                if (n <= 0) {
+                        w->drain_pending = 0;
                         break;
+                }
                 for (ssize_t i = 0; i < n; i++)
                         tg_job_start(w, msgs[i]);
         }

@@ -37,9 +37,12 @@ void tg_worker_flow(tg_worker_t *w)
         }
         if (!w->consumer)
                 return;
-        if (pause != w->paused)
+        if (pause != w->paused) {
                 tg_consumer_pause(w, pause);
-        if (!pause && !uv_is_active((uv_handle_t *)&w->kick))
+                w->drain_pending |= !pause;
+        }
+        if (!pause && w->drain_pending &&
+            !uv_is_active((uv_handle_t *)&w->kick))
                 uv_timer_start(&w->kick, kick_cb, 0, 0);
 }
 

@@ -150,6 +150,7 @@ struct tg_worker {
         tg_job_t *jobs; /* every job in flight */
         size_t inflight;
         int paused;
+        int drain_pending; /* the consumer queue may hold messages */
         int stopping;
         int64_t stop_deadline_ms;
         int fatal;

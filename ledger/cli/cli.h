@@ -47,21 +47,26 @@ enum {
             {"brokers", required_argument, NULL, TG_OPT_BROKERS},              \
             {"usage-topic", required_argument, NULL, TG_OPT_USAGE_TOPIC},      \
             {"timeout", required_argument, NULL, TG_OPT_TIMEOUT},              \
-            {"help", no_argument, NULL, 'h'}
+        {                                                                      \
+                "help", no_argument, NULL, 'h'                                 \
+        }
 
 /* The short options of TG_CLI_COMMON_LONGOPTS, for getopt's optstring. */
 #define TG_CLI_COMMON_SHORTOPTS ":hX:"
 
 #define TG_CLI_COMMON_HELP                                                     \
         "Common options:\n"                                                    \
-        "  --redis URL         redis://[[user]:password@]host[:port][/db] or\n" \
-        "                      unix:///path.sock[?db=N]; env TOLLGATE_REDIS,\n" \
-        "                      default " TG_CLI_DEFAULT_URL "\n"                \
-        "  --brokers LIST      Kafka bootstrap servers; env TOLLGATE_BROKERS\n" \
+        "  --redis URL         redis://[[user]:password@]host[:port][/db] "    \
+        "or\n"                                                                 \
+        "                      unix:///path.sock[?db=N]; env "                 \
+        "TOLLGATE_REDIS,\n"                                                    \
+        "                      default " TG_CLI_DEFAULT_URL "\n"               \
+        "  --brokers LIST      Kafka bootstrap servers; env "                  \
+        "TOLLGATE_BROKERS\n"                                                   \
         "  --usage-topic T     env TOLLGATE_USAGE_TOPIC, default "             \
         "<TOLLGATE_TOPIC_PREFIX or tollgate>.usage\n"                          \
         "  -X name=value       librdkafka property (repeatable)\n"             \
-        "  --timeout SECONDS   Redis command and Kafka wait timeout, "          \
+        "  --timeout SECONDS   Redis command and Kafka wait timeout, "         \
         "default 30\n"                                                         \
         "  -h, --help          this help\n"
 
@@ -83,13 +88,13 @@ int tg_cli_getopt(tg_cli_t *cli, int argc, char **argv,
 /* "tollgate-ledger <cmd>: <message>" and a hint on stderr; returns
  * TG_EXIT_USAGE. */
 int tg_cli_usage_error(const tg_cli_t *cli, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* "tollgate-ledger <cmd>: <message>" on stderr; returns TG_EXIT_FAIL. */
 int tg_cli_fail(const tg_cli_t *cli, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 void tg_cli_warn(const tg_cli_t *cli, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* Strict number parsing for option values: the whole string, in range.
  * Return 0 or -1. */
@@ -118,7 +123,9 @@ void tg_cli_selector_str(const tg_budget_t *b, char *out, size_t size);
 /* Redis (cli_redis.c). */
 struct redisContext;
 struct redisReply;
-struct redisContext *tg_cli_redis(tg_cli_t *cli);
+/* Connects to --redis. Returns 0, or an exit code after printing why (2
+ * for a bad URL). */
+int tg_cli_redis(tg_cli_t *cli, struct redisContext **out);
 
 /* Reads every budget definition, sorted by id. Invalid ones are skipped
  * with a warning. Returns 0 with *out (free with tg_cli_budgets_free), or

@@ -28,8 +28,8 @@ int tg_cli_parse_time(const char *s, int64_t *us)
 {
         char buf[32];
 
-        if (strlen(s) == 10 && s[4] == '-' && s[7] == '-' &&
-            all_digits(s, 4) && all_digits(s + 5, 2) && all_digits(s + 8, 2)) {
+        if (strlen(s) == 10 && s[4] == '-' && s[7] == '-' && all_digits(s, 4) &&
+            all_digits(s + 5, 2) && all_digits(s + 8, 2)) {
                 snprintf(buf, sizeof(buf), "%sT00:00:00Z", s);
                 s = buf;
         }
@@ -106,9 +106,8 @@ void tg_cli_selector_str(const tg_budget_t *b, char *out, size_t size)
                 return;
         }
         for (size_t i = 0; i < b->n_selector && len < size; i++) {
-                int n = snprintf(out + len, size - len, "%s%s=%s",
-                                 i ? "," : "", b->selector[i].key,
-                                 b->selector[i].value);
+                int n = snprintf(out + len, size - len, "%s%s=%s", i ? "," : "",
+                                 b->selector[i].key, b->selector[i].value);
                 if (n < 0)
                         return;
                 len += (size_t)n;

@@ -24,10 +24,10 @@ void tg_cli_init(tg_cli_t *cli)
         cli->timeout_ms = 30000;
 }
 
-static void vmsg(const tg_cli_t *cli, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static void
+vmsg(const tg_cli_t *cli, const char *fmt, va_list ap)
 {
-        fprintf(stderr, TG_CLI_PROG "%s%s: ", cli->cmd[0] ? " " : "",
-                cli->cmd);
+        fprintf(stderr, TG_CLI_PROG "%s%s: ", cli->cmd[0] ? " " : "", cli->cmd);
         vfprintf(stderr, fmt, ap);
         fputc('\n', stderr);
 }
@@ -83,14 +83,14 @@ static int common_opt(tg_cli_t *cli, int opt, const char *arg)
         case TG_OPT_TIMEOUT:
                 if (tg_cli_parse_int64(arg, 1, 86400, &secs))
                         return tg_cli_usage_error(
-                                cli, "--timeout: \"%s\" is not 1-86400 seconds",
-                                arg);
+                            cli, "--timeout: \"%s\" is not 1-86400 seconds",
+                            arg);
                 cli->timeout_ms = (int)secs * 1000;
                 return 0;
         case 'X':
                 if (!strchr(arg, '=') || arg[0] == '=')
                         return tg_cli_usage_error(
-                                cli, "-X: expected name=value, got \"%s\"", arg);
+                            cli, "-X: expected name=value, got \"%s\"", arg);
                 if (cli->n_props >= TG_CLI_PROPS_MAX)
                         return tg_cli_usage_error(cli, "-X: at most %d",
                                                   TG_CLI_PROPS_MAX);

@@ -8,20 +8,16 @@
 
 #include "redis_url.h"
 
-redisContext *tg_cli_redis(tg_cli_t *cli)
+int tg_cli_redis(tg_cli_t *cli, redisContext **out)
 {
         tg_redis_url_t url;
-        redisContext *c;
         char err[512];
 
-        if (tg_redis_url_parse(cli->redis_url, &url, err, sizeof(err))) {
-                tg_cli_usage_error(cli, "--redis: %s", err);
-                return NULL;
-        }
-        c = tg_redis_connect_sync(&url, cli->timeout_ms, err, sizeof(err));
-        if (!c)
-                tg_cli_fail(cli, "%s", err);
-        return c;
+        *out = NULL;
+        if (tg_redis_url_parse(cli->redis_url, &url, err, sizeof(err)))
+                return tg_cli_usage_error(cli, "--redis: %s", err);
+        *out = tg_redis_connect_sync(&url, cli->timeout_ms, err, sizeof(err));
+        return *out ? 0 : tg_cli_fail(cli, "%s", err);
 }
 
 int tg_cli_reply_int(const redisReply *r, int64_t *out)

@@ -9,38 +9,38 @@
 #include "table.h"
 
 static const char help[] =
-        "Usage: " TG_CLI_PROG " budget set|list|show|delete ...\n"
-        "\n"
-        "  budget set ID --selector k=v[,k=v...] --period day|month|total\n"
-        "             [--limit-usd USD] [--limit-tokens N] [--thresholds L]\n"
-        "             [--rpm N] [--tpm N] [--on-exceed reject|defer]\n"
-        "  budget list [--json]   all budgets, sorted by id\n"
-        "  budget show ID         the stored definition (JSON)\n"
-        "  budget delete ID       remove the definition; spend history "
-        "stays\n"
-        "\n"
-        "'" TG_CLI_PROG " budget set --help' lists the fields.\n"
-        "\n" TG_CLI_COMMON_HELP;
+    "Usage: " TG_CLI_PROG " budget set|list|show|delete ...\n"
+    "\n"
+    "  budget set ID --selector k=v[,k=v...] --period day|month|total\n"
+    "             [--limit-usd USD] [--limit-tokens N] [--thresholds L]\n"
+    "             [--rpm N] [--tpm N] [--on-exceed reject|defer]\n"
+    "  budget list [--json]   all budgets, sorted by id\n"
+    "  budget show ID         the stored definition (JSON)\n"
+    "  budget delete ID       remove the definition; spend history "
+    "stays\n"
+    "\n"
+    "'" TG_CLI_PROG " budget set --help' lists the fields.\n"
+    "\n" TG_CLI_COMMON_HELP;
 
 static const char help_list[] =
-        "Usage: " TG_CLI_PROG " budget list [--json]\n"
-        "\n"
-        "Lists every budget: id, period, selector, limits, thresholds, rate\n"
-        "limits. --json prints the definitions as a JSON array.\n"
-        "\n" TG_CLI_COMMON_HELP;
+    "Usage: " TG_CLI_PROG " budget list [--json]\n"
+    "\n"
+    "Lists every budget: id, period, selector, limits, thresholds, rate\n"
+    "limits. --json prints the definitions as a JSON array.\n"
+    "\n" TG_CLI_COMMON_HELP;
 
 static const char help_show[] =
-        "Usage: " TG_CLI_PROG " budget show ID\n"
-        "\n"
-        "Prints the stored definition of budget ID as JSON.\n"
-        "\n" TG_CLI_COMMON_HELP;
+    "Usage: " TG_CLI_PROG " budget show ID\n"
+    "\n"
+    "Prints the stored definition of budget ID as JSON.\n"
+    "\n" TG_CLI_COMMON_HELP;
 
 static const char help_delete[] =
-        "Usage: " TG_CLI_PROG " budget delete ID\n"
-        "\n"
-        "Removes budget ID; workers stop charging it on their next reload.\n"
-        "Its spend keys (" TG_KEY_PREFIX "b:ID:<period>) stay for history.\n"
-        "\n" TG_CLI_COMMON_HELP;
+    "Usage: " TG_CLI_PROG " budget delete ID\n"
+    "\n"
+    "Removes budget ID; workers stop charging it on their next reload.\n"
+    "Its spend keys (" TG_KEY_PREFIX "b:ID:<period>) stay for history.\n"
+    "\n" TG_CLI_COMMON_HELP;
 
 enum { OPT_JSON = TG_OPT_FIRST_LOCAL };
 
@@ -93,9 +93,9 @@ static void list_row(tg_table_t *t, const tg_budget_t *b)
 
 static void list_print(const tg_budget_t *b, size_t n, int json)
 {
-        static const char *const cols[] = {
-                "ID",  "PERIOD", ">LIMIT",    ">TOKENS", "THRESHOLDS",
-                ">RPM", ">TPM",  "ON-EXCEED", "SELECTOR"};
+        static const char *const cols[] = {"ID",      "PERIOD",     ">LIMIT",
+                                           ">TOKENS", "THRESHOLDS", ">RPM",
+                                           ">TPM",    "ON-EXCEED",  "SELECTOR"};
         tg_table_t t;
 
         if (json) {
@@ -118,9 +118,9 @@ static void list_print(const tg_budget_t *b, size_t n, int json)
 static int budget_list(tg_cli_t *cli, int argc, char **argv)
 {
         static const struct option longopts[] = {
-                TG_CLI_COMMON_LONGOPTS,
-                {"json", no_argument, NULL, OPT_JSON},
-                {NULL, 0, NULL, 0}};
+            TG_CLI_COMMON_LONGOPTS,
+            {"json", no_argument, NULL, OPT_JSON},
+            {NULL, 0, NULL, 0}};
         int first, json = 0, rc;
         redisContext *c;
         tg_budget_t *b;
@@ -133,8 +133,8 @@ static int budget_list(tg_cli_t *cli, int argc, char **argv)
         if (first < argc)
                 return tg_cli_usage_error(cli, "unexpected argument \"%s\"",
                                           argv[first]);
-        if (!(c = tg_cli_redis(cli)))
-                return TG_EXIT_FAIL;
+        if ((rc = tg_cli_redis(cli, &c)))
+                return rc;
         rc = tg_cli_budgets_load(cli, c, &b, &n) ? TG_EXIT_FAIL : TG_EXIT_OK;
         if (rc == TG_EXIT_OK) {
                 list_print(b, n, json);
@@ -199,8 +199,8 @@ static int budget_show(tg_cli_t *cli, int argc, char **argv)
 
         if (rc)
                 return rc < 0 ? TG_EXIT_OK : rc;
-        if (!(c = tg_cli_redis(cli)))
-                return TG_EXIT_FAIL;
+        if ((rc = tg_cli_redis(cli, &c)))
+                return rc;
         r = redisCommand(c, "HGET %s %s", TG_KEY_BUDGETS, id);
         rc = r ? show_print(cli, id, r)
                : tg_cli_fail(cli, "redis: %s", c->errstr);
@@ -214,8 +214,8 @@ static int budget_delete(tg_cli_t *cli, int argc, char **argv)
 {
         /* HDEL and INCR together, and INCR only when something went. */
         static const char lua[] =
-                "if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return -1 "
-                "end return redis.call('INCR', KEYS[2])";
+            "if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return -1 "
+            "end return redis.call('INCR', KEYS[2])";
         const char *id = NULL;
         redisContext *c;
         redisReply *r;
@@ -223,8 +223,8 @@ static int budget_delete(tg_cli_t *cli, int argc, char **argv)
 
         if (rc)
                 return rc < 0 ? TG_EXIT_OK : rc;
-        if (!(c = tg_cli_redis(cli)))
-                return TG_EXIT_FAIL;
+        if ((rc = tg_cli_redis(cli, &c)))
+                return rc;
         r = redisCommand(c, "EVAL %s 2 %s %s %s", lua, TG_KEY_BUDGETS,
                          TG_KEY_VERSION, id);
         if (!r)

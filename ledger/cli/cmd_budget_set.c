@@ -6,29 +6,28 @@
 #include <string.h>
 
 static const char help[] =
-        "Usage: " TG_CLI_PROG " budget set ID [options]\n"
-        "\n"
-        "Creates budget ID, or changes the fields given of an existing one.\n"
-        "A new budget needs --selector and --period, and every budget needs\n"
-        "--limit-usd or --limit-tokens (or both).\n"
-        "\n"
-        "  --selector k=v[,k=v...]  tags a request must all have to be\n"
-        "                           charged; 'none' or '' = every request\n"
-        "  --period day|month|total UTC calendar day, month, or no reset\n"
-        "  --limit-usd USD          e.g. 12.50 (exact, at most 9 decimals);\n"
-        "                           'none' removes the limit\n"
-        "  --limit-tokens N         input+output+cache tokens; 'none'\n"
-        "  --thresholds P,P,...     alert percentages, default 50,80,100;\n"
-        "                           'none' for no alerts\n"
-        "  --rpm N                  requests per minute (0 = no limit)\n"
-        "  --tpm N                  tokens per minute (0 = no limit)\n"
-        "  --on-exceed reject|defer what happens over budget (default "
-        "reject)\n"
-        "\n"
-        "Writes field ID of " TG_KEY_BUDGETS " and increments " TG_KEY_VERSION
-        "\n"
-        "in one step, so workers reload it.\n"
-        "\n" TG_CLI_COMMON_HELP;
+    "Usage: " TG_CLI_PROG " budget set ID [options]\n"
+    "\n"
+    "Creates budget ID, or changes the fields given of an existing one.\n"
+    "A new budget needs --selector and --period, and every budget needs\n"
+    "--limit-usd or --limit-tokens (or both).\n"
+    "\n"
+    "  --selector k=v[,k=v...]  tags a request must all have to be\n"
+    "                           charged; 'none' or '' = every request\n"
+    "  --period day|month|total UTC calendar day, month, or no reset\n"
+    "  --limit-usd USD          e.g. 12.50 (exact, at most 9 decimals);\n"
+    "                           'none' removes the limit\n"
+    "  --limit-tokens N         input+output+cache tokens; 'none'\n"
+    "  --thresholds P,P,...     alert percentages, default 50,80,100;\n"
+    "                           'none' for no alerts\n"
+    "  --rpm N                  requests per minute (0 = no limit)\n"
+    "  --tpm N                  tokens per minute (0 = no limit)\n"
+    "  --on-exceed reject|defer what happens over budget (default "
+    "reject)\n"
+    "\n"
+    "Writes field ID of " TG_KEY_BUDGETS " and increments " TG_KEY_VERSION "\n"
+    "in one step, so workers reload it.\n"
+    "\n" TG_CLI_COMMON_HELP;
 
 enum {
         OPT_SELECTOR = TG_OPT_FIRST_LOCAL,
@@ -49,28 +48,36 @@ typedef struct set_args {
 
 #define HAS(a, opt) ((a)->has[(opt)-OPT_SELECTOR])
 
+/* One "key=value" of --selector (modified in place). Tag keys may hold
+ * '=' too, but a selector splits at the first one. */
+static int selector_pair(tg_cli_t *cli, tg_budget_t *b, char *pair)
+{
+        char *eq = strchr(pair, '='), err[256];
+
+        if (!eq || eq == pair)
+                return tg_cli_usage_error(
+                    cli, "--selector: \"%s\" is not key=value", pair);
+        *eq = '\0';
+        if (tg_budget_selector_add(b, pair, eq + 1, err, sizeof(err)))
+                return tg_cli_usage_error(cli, "--selector: %s", err);
+        return 0;
+}
+
 static int parse_selector(tg_cli_t *cli, tg_budget_t *b, const char *arg)
 {
-        char *copy, *save = NULL, err[256];
+        char *copy, *next;
         int rc = 0;
 
         if (!*arg || strcmp(arg, "none") == 0)
                 return 0;
-        copy = strdup(arg);
-        if (!copy)
+        if (!(copy = strdup(arg)))
                 return tg_cli_fail(cli, "out of memory");
         /* ',' is not a tag character, so it cannot be inside a pair. */
-        for (char *p = copy; p && !rc; p = save) {
-                save = strchr(p, ',');
-                if (save)
-                        *save++ = '\0';
-                char *eq = strchr(p, '=');
-                if (!eq || eq == p)
-                        rc = tg_cli_usage_error(
-                                cli, "--selector: \"%s\" is not key=value", p);
-                else if (*eq = '\0', tg_budget_selector_add(b, p, eq + 1, err,
-                                                           sizeof(err)))
-                        rc = tg_cli_usage_error(cli, "--selector: %s", err);
+        for (char *p = copy; p && !rc; p = next) {
+                next = strchr(p, ',');
+                if (next)
+                        *next++ = '\0';
+                rc = selector_pair(cli, b, p);
         }
         free(copy);
         return rc;
@@ -91,10 +98,10 @@ static int parse_thresholds(tg_cli_t *cli, tg_budget_t *b, const char *arg)
                 if (n >= sizeof(num) ||
                     tg_cli_parse_int64(num, 1, TG_BUDGET_THRESHOLD_MAX, &v))
                         return tg_cli_usage_error(
-                                cli,
-                                "--thresholds: \"%s\" is not a list of "
-                                "percentages 1-%d",
-                                arg, TG_BUDGET_THRESHOLD_MAX);
+                            cli,
+                            "--thresholds: \"%s\" is not a list of "
+                            "percentages 1-%d",
+                            arg, TG_BUDGET_THRESHOLD_MAX);
                 if (b->n_thresholds == TG_BUDGET_THRESHOLDS_MAX)
                         return tg_cli_usage_error(cli,
                                                   "--thresholds: at most %d",
@@ -105,8 +112,8 @@ static int parse_thresholds(tg_cli_t *cli, tg_budget_t *b, const char *arg)
         return 0;
 }
 
-static int parse_limit(tg_cli_t *cli, const char *opt, const char *arg,
-                       int usd, int64_t *out)
+static int parse_limit(tg_cli_t *cli, const char *opt, const char *arg, int usd,
+                       int64_t *out)
 {
         if (strcmp(arg, "none") == 0) {
                 *out = -1;
@@ -115,9 +122,9 @@ static int parse_limit(tg_cli_t *cli, const char *opt, const char *arg,
         if (usd ? tg_cli_parse_usd(arg, out) != 0
                 : tg_cli_parse_int64(arg, 0, INT64_MAX, out) != 0)
                 return tg_cli_usage_error(
-                        cli, "%s: \"%s\" is not %s", opt, arg,
-                        usd ? "a USD amount like 12.50 (at most 9 decimals)"
-                            : "a whole number of tokens");
+                    cli, "%s: \"%s\" is not %s", opt, arg,
+                    usd ? "a USD amount like 12.50 (at most 9 decimals)"
+                        : "a whole number of tokens");
         return 0;
 }
 
@@ -126,12 +133,12 @@ static int parse_rate(tg_cli_t *cli, const char *opt, const char *arg,
 {
         if (tg_cli_parse_int64(arg, 0, INT64_MAX, out))
                 return tg_cli_usage_error(
-                        cli, "%s: \"%s\" is not a whole number (0 = no limit)",
-                        opt, arg);
+                    cli, "%s: \"%s\" is not a whole number (0 = no limit)", opt,
+                    arg);
         return 0;
 }
 
-static const char *const names[] = {"selector",   "period",       "limit-usd",
+static const char *const names[] = {"selector",     "period",     "limit-usd",
                                     "limit-tokens", "thresholds", "rpm",
                                     "tpm",          "on-exceed"};
 
@@ -152,9 +159,10 @@ static int on_opt(tg_cli_t *cli, int opt, const char *arg, void *opaque)
         case OPT_PERIOD:
                 if (tg_period_parse(arg, &b->period))
                         return tg_cli_usage_error(
-                                cli, "--period: \"%s\" is not day, month or "
-                                     "total",
-                                arg);
+                            cli,
+                            "--period: \"%s\" is not day, month or "
+                            "total",
+                            arg);
                 return 0;
         case OPT_LIMIT_USD:
                 return parse_limit(cli, "--limit-usd", arg, 1, &b->limit_nano);
@@ -170,7 +178,7 @@ static int on_opt(tg_cli_t *cli, int opt, const char *arg, void *opaque)
         }
         if (strcmp(arg, "reject") && strcmp(arg, "defer"))
                 return tg_cli_usage_error(
-                        cli, "--on-exceed: \"%s\" is not reject or defer", arg);
+                    cli, "--on-exceed: \"%s\" is not reject or defer", arg);
         b->on_exceed_defer = strcmp(arg, "defer") == 0;
         return 0;
 }
@@ -222,9 +230,10 @@ static int load_current(tg_cli_t *cli, redisContext *c, const char *id,
         if (r->type == REDIS_REPLY_NIL)
                 rc = 0;
         else if (r->type != REDIS_REPLY_STRING)
-                rc = -1, tg_cli_fail(cli, "redis: HGET: %s",
-                                     r->type == REDIS_REPLY_ERROR ? r->str
-                                                                  : "bad reply");
+                rc = -1,
+                tg_cli_fail(cli, "redis: HGET: %s",
+                            r->type == REDIS_REPLY_ERROR ? r->str
+                                                         : "bad reply");
         else if (tg_budget_from_json(r->str, r->len, cur, err, sizeof(err)))
                 rc = -1, tg_cli_fail(cli,
                                      "budget %s: the stored definition is "
@@ -271,13 +280,13 @@ static int set_apply(tg_cli_t *cli, set_args_t *a, const char *id)
         redisContext *c = NULL;
         tg_budget_t cur;
         char err[256];
-        int found, rc = TG_EXIT_FAIL;
+        int found, rc;
 
         tg_budget_init(&cur);
-        c = tg_cli_redis(cli);
-        if (!c)
-                return TG_EXIT_FAIL;
+        if ((rc = tg_cli_redis(cli, &c)))
+                return rc;
         found = load_current(cli, c, id, &cur);
+        rc = TG_EXIT_FAIL;
         if (found < 0)
                 goto err;
         if (!found && (!HAS(a, OPT_SELECTOR) || !HAS(a, OPT_PERIOD))) {
@@ -302,16 +311,16 @@ err:
 int tg_cmd_budget_set(tg_cli_t *cli, int argc, char **argv)
 {
         static const struct option longopts[] = {
-                TG_CLI_COMMON_LONGOPTS,
-                {"selector", required_argument, NULL, OPT_SELECTOR},
-                {"period", required_argument, NULL, OPT_PERIOD},
-                {"limit-usd", required_argument, NULL, OPT_LIMIT_USD},
-                {"limit-tokens", required_argument, NULL, OPT_LIMIT_TOKENS},
-                {"thresholds", required_argument, NULL, OPT_THRESHOLDS},
-                {"rpm", required_argument, NULL, OPT_RPM},
-                {"tpm", required_argument, NULL, OPT_TPM},
-                {"on-exceed", required_argument, NULL, OPT_ON_EXCEED},
-                {NULL, 0, NULL, 0}};
+            TG_CLI_COMMON_LONGOPTS,
+            {"selector", required_argument, NULL, OPT_SELECTOR},
+            {"period", required_argument, NULL, OPT_PERIOD},
+            {"limit-usd", required_argument, NULL, OPT_LIMIT_USD},
+            {"limit-tokens", required_argument, NULL, OPT_LIMIT_TOKENS},
+            {"thresholds", required_argument, NULL, OPT_THRESHOLDS},
+            {"rpm", required_argument, NULL, OPT_RPM},
+            {"tpm", required_argument, NULL, OPT_TPM},
+            {"on-exceed", required_argument, NULL, OPT_ON_EXCEED},
+            {NULL, 0, NULL, 0}};
         set_args_t a;
         int first, rc;
 
@@ -322,8 +331,9 @@ int tg_cmd_budget_set(tg_cli_t *cli, int argc, char **argv)
         if (rc)
                 goto out;
         if (argc - first != 1) {
-                rc = tg_cli_usage_error(cli, "expected one budget ID, got %d "
-                                             "arguments",
+                rc = tg_cli_usage_error(cli,
+                                        "expected one budget ID, got %d "
+                                        "arguments",
                                         argc - first);
                 goto out;
         }

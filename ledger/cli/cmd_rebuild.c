@@ -6,23 +6,23 @@
 #include <string.h>
 
 static const char help[] =
-        "Usage: " TG_CLI_PROG " rebuild [--reset-reserved] [--dry-run] "
-        "[--force]\n"
-        "\n"
-        "Replays the usage topic as reconcile does, then overwrites spent,\n"
-        "spentTokens and approved of every " TG_KEY_PREFIX "b:<id>:<period>\n"
-        "hash seen in Kafka or Redis with the sums of approved events (0\n"
-        "where Kafka has none), in one MULTI/EXEC. Prints what changes.\n"
-        "Stop the workers first: a request settled during the rebuild may be\n"
-        "counted twice or not at all.\n"
-        "\n"
-        "  --reset-reserved  also set reserved and reservedTokens to 0\n"
-        "                    (leaked reservations); left alone otherwise\n"
-        "  --dry-run         print the changes, write nothing\n"
-        "  --force           rebuild even when the topic holds unusable\n"
-        "                    events or conflicting ones (the first read "
-        "counts)\n"
-        "\n" TG_CLI_COMMON_HELP;
+    "Usage: " TG_CLI_PROG " rebuild [--reset-reserved] [--dry-run] "
+    "[--force]\n"
+    "\n"
+    "Replays the usage topic as reconcile does, then overwrites spent,\n"
+    "spentTokens and approved of every " TG_KEY_PREFIX "b:<id>:<period>\n"
+    "hash seen in Kafka or Redis with the sums of approved events (0\n"
+    "where Kafka has none), in one MULTI/EXEC. Prints what changes.\n"
+    "Stop the workers first: a request settled during the rebuild may be\n"
+    "counted twice or not at all.\n"
+    "\n"
+    "  --reset-reserved  also set reserved and reservedTokens to 0\n"
+    "                    (leaked reservations); left alone otherwise\n"
+    "  --dry-run         print the changes, write nothing\n"
+    "  --force           rebuild even when the topic holds unusable\n"
+    "                    events or conflicting ones (the first read "
+    "counts)\n"
+    "\n" TG_CLI_COMMON_HELP;
 
 enum { OPT_RESET = TG_OPT_FIRST_LOCAL, OPT_DRY_RUN, OPT_FORCE };
 
@@ -165,11 +165,11 @@ out:
 int tg_cmd_rebuild(tg_cli_t *cli, int argc, char **argv)
 {
         static const struct option longopts[] = {
-                TG_CLI_COMMON_LONGOPTS,
-                {"reset-reserved", no_argument, NULL, OPT_RESET},
-                {"dry-run", no_argument, NULL, OPT_DRY_RUN},
-                {"force", no_argument, NULL, OPT_FORCE},
-                {NULL, 0, NULL, 0}};
+            TG_CLI_COMMON_LONGOPTS,
+            {"reset-reserved", no_argument, NULL, OPT_RESET},
+            {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+            {"force", no_argument, NULL, OPT_FORCE},
+            {NULL, 0, NULL, 0}};
         rebuild_args_t a = {0};
         redisContext *c;
         int first, rc;
@@ -181,8 +181,8 @@ int tg_cmd_rebuild(tg_cli_t *cli, int argc, char **argv)
         if (first < argc)
                 return tg_cli_usage_error(cli, "unexpected argument \"%s\"",
                                           argv[first]);
-        if (!(c = tg_cli_redis(cli)))
-                return TG_EXIT_FAIL;
+        if ((rc = tg_cli_redis(cli, &c)))
+                return rc;
         rc = rebuild(cli, c, &a);
         redisFree(c);
         return rc;

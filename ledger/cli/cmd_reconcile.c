@@ -8,27 +8,27 @@
 #include "table.h"
 
 static const char help[] =
-        "Usage: " TG_CLI_PROG " reconcile [--json] [--from-beginning]\n"
-        "\n"
-        "Reads the usage topic from the beginning to the end it has when the\n"
-        "command starts (committed transactions only), sums costNanoUsd and\n"
-        "tokens (input+output+cacheRead+cacheWrite) of approved events per\n"
-        "budget and period, and compares them with spent and spentTokens of\n"
-        "every " TG_KEY_PREFIX "b:<id>:<period> hash in Redis. Events are\n"
-        "counted once per requestId; two different events with one "
-        "requestId\n"
-        "are an error. A non-zero reserved is a difference too (a leaked\n"
-        "reservation), so run it while no worker is busy.\n"
-        "\n"
-        "Prints one line per budget period with both values and the\n"
-        "difference (Redis minus Kafka) to the nano-dollar.\n"
-        "\n"
-        "  --json            one JSON object: ok, pairs, issues, stats\n"
-        "  --from-beginning  the default and only mode, for clarity\n"
-        "\n"
-        "Exit status: 0 all match, 1 any difference or unusable event, 2\n"
-        "usage error.\n"
-        "\n" TG_CLI_COMMON_HELP;
+    "Usage: " TG_CLI_PROG " reconcile [--json] [--from-beginning]\n"
+    "\n"
+    "Reads the usage topic from the beginning to the end it has when the\n"
+    "command starts (committed transactions only), sums costNanoUsd and\n"
+    "tokens (input+output+cacheRead+cacheWrite) of approved events per\n"
+    "budget and period, and compares them with spent and spentTokens of\n"
+    "every " TG_KEY_PREFIX "b:<id>:<period> hash in Redis. Events are\n"
+    "counted once per requestId; two different events with one "
+    "requestId\n"
+    "are an error. A non-zero reserved is a difference too (a leaked\n"
+    "reservation), so run it while no worker is busy.\n"
+    "\n"
+    "Prints one line per budget period with both values and the\n"
+    "difference (Redis minus Kafka) to the nano-dollar.\n"
+    "\n"
+    "  --json            one JSON object: ok, pairs, issues, stats\n"
+    "  --from-beginning  the default and only mode, for clarity\n"
+    "\n"
+    "Exit status: 0 all match, 1 any difference or unusable event, 2\n"
+    "usage error.\n"
+    "\n" TG_CLI_COMMON_HELP;
 
 enum { OPT_JSON = TG_OPT_FIRST_LOCAL, OPT_FROM_BEGINNING };
 
@@ -50,8 +50,7 @@ static int differs(const tg_pair_t *p)
 /* "spent,tokens,reserved" or "ok". */
 static void what_differs(const tg_pair_t *p, char *out, size_t size)
 {
-        snprintf(out, size, "%s%s%s",
-                 p->r_spent != p->k_spent ? "spent," : "",
+        snprintf(out, size, "%s%s%s", p->r_spent != p->k_spent ? "spent," : "",
                  p->r_tokens != p->k_tokens ? "tokens," : "",
                  p->r_reserved || p->r_reserved_tokens ? "reserved," : "");
         size_t n = strlen(out);
@@ -64,10 +63,10 @@ static void what_differs(const tg_pair_t *p, char *out, size_t size)
 static void print_table(tg_pair_t **pairs, size_t n)
 {
         static const char *const cols[] = {
-                "BUDGET",        "PERIOD",        ">KAFKA_NANO_USD",
-                ">REDIS_NANO_USD", ">DIFF_NANO_USD", ">KAFKA_TOKENS",
-                ">REDIS_TOKENS", ">DIFF_TOKENS",  ">RESERVED_NANO_USD",
-                ">RESERVED_TOKENS", "STATUS"};
+            "BUDGET",           "PERIOD",         ">KAFKA_NANO_USD",
+            ">REDIS_NANO_USD",  ">DIFF_NANO_USD", ">KAFKA_TOKENS",
+            ">REDIS_TOKENS",    ">DIFF_TOKENS",   ">RESERVED_NANO_USD",
+            ">RESERVED_TOKENS", "STATUS"};
         char what[64];
         tg_table_t t;
 
@@ -79,7 +78,8 @@ static void print_table(tg_pair_t **pairs, size_t n)
                 tg_table_cell(&t, "%s", p->period);
                 tg_table_cell(&t, "%lld", (long long)p->k_spent);
                 tg_table_cell(&t, "%lld", (long long)p->r_spent);
-                tg_table_cell(&t, "%+lld", (long long)(p->r_spent - p->k_spent));
+                tg_table_cell(&t, "%+lld",
+                              (long long)(p->r_spent - p->k_spent));
                 tg_table_cell(&t, "%lld", (long long)p->k_tokens);
                 tg_table_cell(&t, "%lld", (long long)p->r_tokens);
                 tg_table_cell(&t, "%+lld",
@@ -95,18 +95,17 @@ static void print_table(tg_pair_t **pairs, size_t n)
 static json_t *pair_json(const tg_pair_t *p)
 {
         return json_pack(
-                "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-                "s:b}",
-                "id", p->id, "period", p->period, "kafkaSpentNanoUsd",
-                (json_int_t)p->k_spent, "redisSpentNanoUsd",
-                (json_int_t)p->r_spent, "diffNanoUsd",
-                (json_int_t)(p->r_spent - p->k_spent), "kafkaTokens",
-                (json_int_t)p->k_tokens, "redisTokens", (json_int_t)p->r_tokens,
-                "diffTokens", (json_int_t)(p->r_tokens - p->k_tokens),
-                "kafkaApproved", (json_int_t)p->k_approved, "redisApproved",
-                (json_int_t)p->r_approved, "reservedNanoUsd",
-                (json_int_t)p->r_reserved, "reservedTokens",
-                (json_int_t)p->r_reserved_tokens, "match", !differs(p));
+            "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+            "s:b}",
+            "id", p->id, "period", p->period, "kafkaSpentNanoUsd",
+            (json_int_t)p->k_spent, "redisSpentNanoUsd", (json_int_t)p->r_spent,
+            "diffNanoUsd", (json_int_t)(p->r_spent - p->k_spent), "kafkaTokens",
+            (json_int_t)p->k_tokens, "redisTokens", (json_int_t)p->r_tokens,
+            "diffTokens", (json_int_t)(p->r_tokens - p->k_tokens),
+            "kafkaApproved", (json_int_t)p->k_approved, "redisApproved",
+            (json_int_t)p->r_approved, "reservedNanoUsd",
+            (json_int_t)p->r_reserved, "reservedTokens",
+            (json_int_t)p->r_reserved_tokens, "match", !differs(p));
 }
 
 static json_t *stats_json(const tg_replay_stats_t *s)
@@ -163,10 +162,10 @@ static int report(const tg_cli_t *cli, const tg_totals_t *t, int json)
 int tg_cmd_reconcile(tg_cli_t *cli, int argc, char **argv)
 {
         static const struct option longopts[] = {
-                TG_CLI_COMMON_LONGOPTS,
-                {"json", no_argument, NULL, OPT_JSON},
-                {"from-beginning", no_argument, NULL, OPT_FROM_BEGINNING},
-                {NULL, 0, NULL, 0}};
+            TG_CLI_COMMON_LONGOPTS,
+            {"json", no_argument, NULL, OPT_JSON},
+            {"from-beginning", no_argument, NULL, OPT_FROM_BEGINNING},
+            {NULL, 0, NULL, 0}};
         redisContext *c;
         tg_totals_t t;
         int first, json = 0, rc;
@@ -178,8 +177,8 @@ int tg_cmd_reconcile(tg_cli_t *cli, int argc, char **argv)
         if (first < argc)
                 return tg_cli_usage_error(cli, "unexpected argument \"%s\"",
                                           argv[first]);
-        if (!(c = tg_cli_redis(cli)))
-                return TG_EXIT_FAIL;
+        if ((rc = tg_cli_redis(cli, &c)))
+                return rc;
         tg_totals_init(&t);
         /* Kafka first: what Redis holds now includes at least every event
          * below the watermarks once the workers are idle. */

@@ -9,31 +9,31 @@
 #include "usage_event.h"
 
 static const char help[] =
-        "Usage: " TG_CLI_PROG " report [--from TIME] [--to TIME]\n"
-        "       [--group-by KEY,...] [--decision D,...]\n"
-        "       [--format table|csv|json|html] [--out FILE]\n"
-        "\n"
-        "Replays the usage topic (committed events, each requestId once) and\n"
-        "sums requests, approved requests, tokens and cost per group.\n"
-        "\n"
-        "  --from TIME     events at or after TIME (RFC 3339 UTC, or a date\n"
-        "                  2026-11-01 meaning its UTC midnight); the event's\n"
-        "                  timestamp, else decidedAt\n"
-        "  --to TIME       events before TIME\n"
-        "  --group-by K,.. default costCenter,model. Keys: model, modelId,\n"
-        "                  day (UTC date), month, decision, or a tag name\n"
-        "                  (tag:NAME for a tag called like a key); '' or\n"
-        "                  none for one total row\n"
-        "  --decision D,.. only these decisions (approved, rejected_budget,\n"
-        "                  invalid, failed); default all\n"
-        "  --format F      table (default), csv, json, or html: one\n"
-        "                  self-contained page with a stacked bar chart of\n"
-        "                  spend per day and group, and the table\n"
-        "  --out FILE      write there instead of standard output\n"
-        "\n"
-        "Cost is the sum of costNanoUsd as recorded (integer nano-USD; USD\n"
-        "columns are exact decimals).\n"
-        "\n" TG_CLI_COMMON_HELP;
+    "Usage: " TG_CLI_PROG " report [--from TIME] [--to TIME]\n"
+    "       [--group-by KEY,...] [--decision D,...]\n"
+    "       [--format table|csv|json|html] [--out FILE]\n"
+    "\n"
+    "Replays the usage topic (committed events, each requestId once) and\n"
+    "sums requests, approved requests, tokens and cost per group.\n"
+    "\n"
+    "  --from TIME     events at or after TIME (RFC 3339 UTC, or a date\n"
+    "                  2026-11-01 meaning its UTC midnight); the event's\n"
+    "                  timestamp, else decidedAt\n"
+    "  --to TIME       events before TIME\n"
+    "  --group-by K,.. default costCenter,model. Keys: model, modelId,\n"
+    "                  day (UTC date), month, decision, or a tag name\n"
+    "                  (tag:NAME for a tag called like a key); '' or\n"
+    "                  none for one total row\n"
+    "  --decision D,.. only these decisions (approved, rejected_budget,\n"
+    "                  invalid, failed); default all\n"
+    "  --format F      table (default), csv, json, or html: one\n"
+    "                  self-contained page with a stacked bar chart of\n"
+    "                  spend per day and group, and the table\n"
+    "  --out FILE      write there instead of standard output\n"
+    "\n"
+    "Cost is the sum of costNanoUsd as recorded (integer nano-USD; USD\n"
+    "columns are exact decimals).\n"
+    "\n" TG_CLI_COMMON_HELP;
 
 enum {
         OPT_FROM = TG_OPT_FIRST_LOCAL,
@@ -55,9 +55,8 @@ static const struct {
         const char *name;
         tg_report_key_kind_t kind;
 } key_names[] = {
-        {"model", TG_RK_MODEL}, {"modelId", TG_RK_MODEL_ID},
-        {"day", TG_RK_DAY},     {"month", TG_RK_MONTH},
-        {"decision", TG_RK_DECISION},
+    {"model", TG_RK_MODEL}, {"modelId", TG_RK_MODEL_ID},  {"day", TG_RK_DAY},
+    {"month", TG_RK_MONTH}, {"decision", TG_RK_DECISION},
 };
 
 static int add_key(tg_cli_t *cli, tg_report_t *r, const char *k)
@@ -71,7 +70,7 @@ static int add_key(tg_cli_t *cli, tg_report_t *r, const char *k)
         for (int j = 0; j < i; j++)
                 if (strcmp(r->keys[j], k) == 0)
                         return tg_cli_usage_error(
-                                cli, "--group-by: \"%s\" given twice", k);
+                            cli, "--group-by: \"%s\" given twice", k);
         r->keys[i] = k;
         r->kinds[i] = TG_RK_TAG;
         r->tag_names[i] = strncmp(k, "tag:", 4) == 0 ? k + 4 : k;
@@ -140,20 +139,15 @@ static int on_opt(tg_cli_t *cli, int opt, const char *arg, void *opaque)
                 if (strcmp(arg, "table") && strcmp(arg, "csv") &&
                     strcmp(arg, "json") && strcmp(arg, "html"))
                         return tg_cli_usage_error(
-                                cli,
-                                "--format: \"%s\" is not table, csv, json or "
-                                "html",
-                                arg);
+                            cli,
+                            "--format: \"%s\" is not table, csv, json or "
+                            "html",
+                            arg);
                 a->format = arg;
                 return 0;
         }
         return tg_cli_usage_error(cli, "unknown option");
 }
-
-/* Defined in report_group.c. */
-int tg_report_add(tg_report_t *r, const char *const *values,
-                  const char *day, const void *ev, char *errstr, size_t size);
-void tg_report_free(tg_report_t *r);
 
 static int decision_wanted(const tg_report_t *r, const char *d)
 {
@@ -187,7 +181,7 @@ static const char *key_value(const tg_report_t *r, int i,
                 return e->decision;
         default:
                 return json_string_value(
-                        json_object_get(e->tags, r->tag_names[i]));
+                    json_object_get(e->tags, r->tag_names[i]));
         }
 }
 
@@ -210,7 +204,8 @@ static int on_event(json_t *ev, const char *rid, void *opaque, char *errstr,
         if (!decision_wanted(r, e.decision))
                 return 0;
         if (e.has_ts) {
-                tg_period_label(TG_PERIOD_DAY, (time_t)(e.ts_us / 1000000), day);
+                tg_period_label(TG_PERIOD_DAY, (time_t)(e.ts_us / 1000000),
+                                day);
                 tg_period_label(TG_PERIOD_MONTH, (time_t)(e.ts_us / 1000000),
                                 month);
         }
@@ -280,14 +275,14 @@ static int report_run(tg_cli_t *cli, report_args_t *a)
 int tg_cmd_report(tg_cli_t *cli, int argc, char **argv)
 {
         static const struct option longopts[] = {
-                TG_CLI_COMMON_LONGOPTS,
-                {"from", required_argument, NULL, OPT_FROM},
-                {"to", required_argument, NULL, OPT_TO},
-                {"group-by", required_argument, NULL, OPT_GROUP_BY},
-                {"format", required_argument, NULL, OPT_FORMAT},
-                {"out", required_argument, NULL, OPT_OUT},
-                {"decision", required_argument, NULL, OPT_DECISION},
-                {NULL, 0, NULL, 0}};
+            TG_CLI_COMMON_LONGOPTS,
+            {"from", required_argument, NULL, OPT_FROM},
+            {"to", required_argument, NULL, OPT_TO},
+            {"group-by", required_argument, NULL, OPT_GROUP_BY},
+            {"format", required_argument, NULL, OPT_FORMAT},
+            {"out", required_argument, NULL, OPT_OUT},
+            {"decision", required_argument, NULL, OPT_DECISION},
+            {NULL, 0, NULL, 0}};
         report_args_t a;
         int first, rc;
 

@@ -10,21 +10,21 @@
 #include "tgtime.h"
 
 static const char help[] =
-        "Usage: " TG_CLI_PROG " status [--json] [--period LABEL] [ID...]\n"
-        "\n"
-        "Spend against each budget (or the IDs given) in its current UTC\n"
-        "period: limit, spent, reserved (in flight), remaining, %% used.\n"
-        "\n"
-        "  --json          a JSON array, one object per budget: id, selector,\n"
-        "                  period, periodKind, limitNanoUsd (null if none),\n"
-        "                  spentNanoUsd, reservedNanoUsd, remainingNanoUsd,\n"
-        "                  and limitTokens, spentTokens, reservedTokens,\n"
-        "                  remainingTokens where a token limit is set\n"
-        "  --period LABEL  a past period instead: 2026-11 (month budgets),\n"
-        "                  2026-11-27 (day budgets) or total\n"
-        "\n"
-        "TOLLGATE_FAKE_NOW (RFC 3339) moves the clock, for tests.\n"
-        "\n" TG_CLI_COMMON_HELP;
+    "Usage: " TG_CLI_PROG " status [--json] [--period LABEL] [ID...]\n"
+    "\n"
+    "Spend against each budget (or the IDs given) in its current UTC\n"
+    "period: limit, spent, reserved (in flight), remaining, %% used.\n"
+    "\n"
+    "  --json          a JSON array, one object per budget: id, selector,\n"
+    "                  period, periodKind, limitNanoUsd (null if none),\n"
+    "                  spentNanoUsd, reservedNanoUsd, remainingNanoUsd,\n"
+    "                  and limitTokens, spentTokens, reservedTokens,\n"
+    "                  remainingTokens where a token limit is set\n"
+    "  --period LABEL  a past period instead: 2026-11 (month budgets),\n"
+    "                  2026-11-27 (day budgets) or total\n"
+    "\n"
+    "TOLLGATE_FAKE_NOW (RFC 3339) moves the clock, for tests.\n"
+    "\n" TG_CLI_COMMON_HELP;
 
 enum { OPT_JSON = TG_OPT_FIRST_LOCAL, OPT_PERIOD };
 
@@ -83,25 +83,25 @@ static int read_spend(tg_cli_t *cli, redisContext *c, status_row_t *rows,
 
         for (size_t i = 0; i < n; i++) {
                 tg_key_budget(key, sizeof(key), rows[i].b->id, rows[i].label);
-                redisAppendCommand(c, "HMGET %s spent reserved spentTokens "
-                                      "reservedTokens",
+                redisAppendCommand(c,
+                                   "HMGET %s spent reserved spentTokens "
+                                   "reservedTokens",
                                    key);
         }
         for (size_t i = 0; i < n; i++) {
                 if (redisGetReply(c, (void **)&r) != REDIS_OK)
                         return tg_cli_fail(cli, "redis: %s", c->errstr);
-                int bad = r->type != REDIS_REPLY_ARRAY || r->elements != 4 ||
-                          tg_cli_reply_int(r->element[0], &rows[i].spent) ||
-                          tg_cli_reply_int(r->element[1], &rows[i].reserved) ||
-                          tg_cli_reply_int(r->element[2],
-                                           &rows[i].spent_tokens) ||
-                          tg_cli_reply_int(r->element[3],
-                                           &rows[i].reserved_tokens);
+                int bad =
+                    r->type != REDIS_REPLY_ARRAY || r->elements != 4 ||
+                    tg_cli_reply_int(r->element[0], &rows[i].spent) ||
+                    tg_cli_reply_int(r->element[1], &rows[i].reserved) ||
+                    tg_cli_reply_int(r->element[2], &rows[i].spent_tokens) ||
+                    tg_cli_reply_int(r->element[3], &rows[i].reserved_tokens);
                 if (bad)
                         tg_cli_fail(cli, "redis: %s: %s", rows[i].b->id,
                                     r->type == REDIS_REPLY_ERROR
-                                            ? r->str
-                                            : "fields are not integers");
+                                        ? r->str
+                                        : "fields are not integers");
                 freeReplyObject(r);
                 if (bad)
                         return TG_EXIT_FAIL;
@@ -137,8 +137,8 @@ static json_t *row_json(const status_row_t *r)
         json_object_set_new(o, "reservedNanoUsd", json_integer(r->reserved));
         json_object_set_new(o, "remainingNanoUsd",
                             b->limit_nano < 0
-                                    ? json_null()
-                                    : json_integer(b->limit_nano - used));
+                                ? json_null()
+                                : json_integer(b->limit_nano - used));
         if (b->limit_tokens < 0)
                 return o;
         json_object_set_new(o, "limitTokens", json_integer(b->limit_tokens));
@@ -180,7 +180,7 @@ static void table_row(tg_table_t *t, const status_row_t *r)
 {
         const tg_budget_t *b = r->b;
         char sel[TG_BUDGET_SELECTOR_MAX * 400], lim[48], sp[48], rs[48],
-                rem[48], pct[32];
+            rem[48], pct[32];
 
         tg_cli_selector_str(b, sel, sizeof(sel));
         snprintf(lim, sizeof(lim), "-");
@@ -212,8 +212,8 @@ static void table_row(tg_table_t *t, const status_row_t *r)
 static void print_table(const status_row_t *rows, size_t n)
 {
         static const char *const cols[] = {
-                "ID",        "SELECTOR",   "PERIOD", ">LIMIT",  ">SPENT",
-                ">RESERVED", ">REMAINING", ">USED",  ">TOKENS"};
+            "ID",        "SELECTOR",   "PERIOD", ">LIMIT", ">SPENT",
+            ">RESERVED", ">REMAINING", ">USED",  ">TOKENS"};
         tg_table_t t;
 
         tg_table_init(&t, 9, cols);
@@ -223,8 +223,7 @@ static void print_table(const status_row_t *rows, size_t n)
         tg_table_free(&t);
 }
 
-static int status_run(tg_cli_t *cli, const status_args_t *a,
-                      redisContext *c)
+static int status_run(tg_cli_t *cli, const status_args_t *a, redisContext *c)
 {
         tg_budget_t *b = NULL;
         status_row_t *rows = NULL;
@@ -266,10 +265,10 @@ err:
 int tg_cmd_status(tg_cli_t *cli, int argc, char **argv)
 {
         static const struct option longopts[] = {
-                TG_CLI_COMMON_LONGOPTS,
-                {"json", no_argument, NULL, OPT_JSON},
-                {"period", required_argument, NULL, OPT_PERIOD},
-                {NULL, 0, NULL, 0}};
+            TG_CLI_COMMON_LONGOPTS,
+            {"json", no_argument, NULL, OPT_JSON},
+            {"period", required_argument, NULL, OPT_PERIOD},
+            {NULL, 0, NULL, 0}};
         status_args_t a = {0};
         redisContext *c;
         int first, rc;
@@ -281,11 +280,11 @@ int tg_cmd_status(tg_cli_t *cli, int argc, char **argv)
         for (int i = first; i < argc; i++)
                 if (!tg_budget_id_valid(argv[i]))
                         return tg_cli_usage_error(
-                                cli, "\"%s\" is not a budget ID", argv[i]);
+                            cli, "\"%s\" is not a budget ID", argv[i]);
         a.ids = argv + first;
         a.n_ids = argc - first;
-        if (!(c = tg_cli_redis(cli)))
-                return TG_EXIT_FAIL;
+        if ((rc = tg_cli_redis(cli, &c)))
+                return rc;
         rc = status_run(cli, &a, c);
         redisFree(c);
         return rc;

@@ -8,32 +8,32 @@
 #include <string.h>
 
 static const char help[] =
-        "Usage: " TG_CLI_PROG " [common options] <command> [options]\n"
-        "\n"
-        "The tollgate budget ledger: budget definitions and spend in Redis,\n"
-        "checked against (and restored from) the usage topic in Kafka.\n"
-        "\n"
-        "Commands:\n"
-        "  budget set ID ...   create or change a budget\n"
-        "  budget list         all budgets\n"
-        "  budget show ID      one budget's definition (JSON)\n"
-        "  budget delete ID    remove a budget (its spend history stays)\n"
-        "  status              spend against each budget this period\n"
-        "  reconcile           compare Redis spend with the usage topic\n"
-        "  rebuild             restore Redis spend from the usage topic\n"
-        "  report              spend and tokens grouped by tags, model, day\n"
-        "\n"
-        "'" TG_CLI_PROG " <command> --help' describes a command.\n"
-        "Exit status: 0 ok, 1 failure or difference found, 2 usage error.\n"
-        "\n" TG_CLI_COMMON_HELP;
+    "Usage: " TG_CLI_PROG " [common options] <command> [options]\n"
+    "\n"
+    "The tollgate budget ledger: budget definitions and spend in Redis,\n"
+    "checked against (and restored from) the usage topic in Kafka.\n"
+    "\n"
+    "Commands:\n"
+    "  budget set ID ...   create or change a budget\n"
+    "  budget list         all budgets\n"
+    "  budget show ID      one budget's definition (JSON)\n"
+    "  budget delete ID    remove a budget (its spend history stays)\n"
+    "  status              spend against each budget this period\n"
+    "  reconcile           compare Redis spend with the usage topic\n"
+    "  rebuild             restore Redis spend from the usage topic\n"
+    "  report              spend and tokens grouped by tags, model, day\n"
+    "\n"
+    "'" TG_CLI_PROG " <command> --help' describes a command.\n"
+    "Exit status: 0 ok, 1 failure or difference found, 2 usage error.\n"
+    "\n" TG_CLI_COMMON_HELP;
 
 static const struct {
         const char *name;
         int (*run)(tg_cli_t *cli, int argc, char **argv);
 } commands[] = {
-        {"budget", tg_cmd_budget},       {"status", tg_cmd_status},
-        {"reconcile", tg_cmd_reconcile}, {"rebuild", tg_cmd_rebuild},
-        {"report", tg_cmd_report},
+    {"budget", tg_cmd_budget},       {"status", tg_cmd_status},
+    {"reconcile", tg_cmd_reconcile}, {"rebuild", tg_cmd_rebuild},
+    {"report", tg_cmd_report},
 };
 
 int main(int argc, char **argv)
@@ -64,6 +64,5 @@ int main(int argc, char **argv)
                 fputs(help, stdout);
                 return TG_EXIT_OK;
         }
-        return tg_cli_usage_error(&cli, "unknown command \"%s\"",
-                                  argv[first]);
+        return tg_cli_usage_error(&cli, "unknown command \"%s\"", argv[first]);
 }

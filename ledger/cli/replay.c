@@ -8,7 +8,8 @@
 
 #include "tgtime.h"
 
-static int fail(char *errstr, size_t size, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int fail(char *errstr, size_t size,
+                                                      const char *fmt, ...)
 {
         va_list ap;
 
@@ -54,13 +55,13 @@ static rd_kafka_t *consumer_new(const tg_replay_conf_t *conf, char *errstr,
         /* A group id is needed for assign(), but no group is joined and
          * nothing is committed: the replay leaves no trace on the brokers. */
         static const char *const props[][2] = {
-                {"group.id", "tollgate-ledger-replay"},
-                {"client.id", "tollgate-ledger"},
-                {"enable.auto.commit", "false"},
-                {"enable.auto.offset.store", "false"},
-                {"isolation.level", "read_committed"},
-                {"enable.partition.eof", "true"},
-                {"auto.offset.reset", "earliest"},
+            {"group.id", "tollgate-ledger-replay"},
+            {"client.id", "tollgate-ledger"},
+            {"enable.auto.commit", "false"},
+            {"enable.auto.offset.store", "false"},
+            {"isolation.level", "read_committed"},
+            {"enable.partition.eof", "true"},
+            {"auto.offset.reset", "earliest"},
         };
         rd_kafka_conf_t *kc = rd_kafka_conf_new();
         rd_kafka_t *rk;
@@ -123,14 +124,13 @@ static int state_alloc(tg_replay_t *r, int32_t n)
 static int assign_all(tg_replay_t *r, char *errstr, size_t size)
 {
         rd_kafka_topic_partition_list_t *l =
-                rd_kafka_topic_partition_list_new(r->nparts);
+            rd_kafka_topic_partition_list_new(r->nparts);
         rd_kafka_resp_err_t err = 0;
         int64_t lo, hi;
 
         for (int32_t p = 0; p < r->nparts && !err; p++) {
-                err = rd_kafka_query_watermark_offsets(r->rk, r->conf->topic,
-                                                       p, &lo, &hi,
-                                                       r->conf->timeout_ms);
+                err = rd_kafka_query_watermark_offsets(
+                    r->rk, r->conf->topic, p, &lo, &hi, r->conf->timeout_ms);
                 if (err || hi <= lo) {
                         r->done[p] = 1;
                         continue;
@@ -139,13 +139,13 @@ static int assign_all(tg_replay_t *r, char *errstr, size_t size)
                 r->next[p] = lo;
                 r->remaining++;
                 rd_kafka_topic_partition_list_add(l, r->conf->topic, p)
-                        ->offset = lo;
+                    ->offset = lo;
         }
         if (err)
                 fail(errstr, size, "kafka: watermarks of %s: %s",
                      r->conf->topic, rd_kafka_err2str(err));
-        else if (r->remaining &&
-                 (err = rd_kafka_assign(r->rk, l)) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        else if (r->remaining && (err = rd_kafka_assign(r->rk, l)) !=
+                                     RD_KAFKA_RESP_ERR_NO_ERROR)
                 fail(errstr, size, "kafka: assign: %s", rd_kafka_err2str(err));
         rd_kafka_topic_partition_list_destroy(l);
         return err ? -1 : 0;
@@ -160,8 +160,8 @@ static void mark_done(tg_replay_t *r, int32_t p)
 }
 
 /* Returns 1 on progress, 0 when nothing moved, -1 to stop. */
-static int on_message(tg_replay_t *r, const rd_kafka_message_t *m,
-                      char *errstr, size_t size)
+static int on_message(tg_replay_t *r, const rd_kafka_message_t *m, char *errstr,
+                      size_t size)
 {
         int32_t p = m->partition;
 

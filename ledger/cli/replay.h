@@ -21,7 +21,7 @@ typedef struct tg_replay_conf {
         const char *topic;
         const char *const *props; /* "name=value" librdkafka properties */
         int n_props;
-        int timeout_ms; /* per broker request, and without progress */
+        int timeout_ms;     /* per broker request, and without progress */
         size_t max_message; /* larger messages are malformed */
 } tg_replay_conf_t;
 
@@ -51,11 +51,9 @@ typedef struct tg_replay_issue {
  * 1 when the event is unusable (reason in errstr: counted as malformed and
  * reported as an issue), -1 to stop the replay (errstr says why). */
 typedef int(tg_replay_event_cb)(json_t *event, const char *request_id,
-                                void *opaque, char *errstr,
-                                size_t errstr_size);
+                                void *opaque, char *errstr, size_t errstr_size);
 
-typedef void(tg_replay_issue_cb)(const tg_replay_issue_t *issue,
-                                 void *opaque);
+typedef void(tg_replay_issue_cb)(const tg_replay_issue_t *issue, void *opaque);
 
 /* Returns 0 when every partition was read to its watermark, or -1 with
  * errstr (brokers unreachable, no such topic, timeout, callback stop). */

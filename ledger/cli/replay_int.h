@@ -12,10 +12,10 @@ typedef struct tg_replay {
         const tg_replay_conf_t *conf;
         rd_kafka_t *rk;
         int32_t nparts;
-        int64_t *end;  /* per partition: the watermark taken at start */
-        int64_t *next; /* per partition: the next offset expected */
-        char *done;    /* per partition */
-        int remaining; /* partitions not done */
+        int64_t *end;     /* per partition: the watermark taken at start */
+        int64_t *next;    /* per partition: the next offset expected */
+        char *done;       /* per partition */
+        int remaining;    /* partitions not done */
         tg_strmap_t seen; /* requestId -> tg_replay_seen_t */
         tg_replay_event_cb *on_event;
         tg_replay_issue_cb *on_issue;

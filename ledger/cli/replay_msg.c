@@ -41,9 +41,9 @@ int tg_replay_json_depth(const char *buf, size_t len, int max)
         return deepest;
 }
 
-static void issue(tg_replay_t *r, tg_replay_issue_kind_t kind,
-                  const rd_kafka_message_t *m, const char *rid,
-                  const char *fmt, ...)
+__attribute__((format(printf, 5, 6))) static void
+issue(tg_replay_t *r, tg_replay_issue_kind_t kind, const rd_kafka_message_t *m,
+      const char *rid, const char *fmt, ...)
 {
         tg_replay_issue_t is = {kind, rid ? rid : "", m->partition, m->offset,
                                 NULL};
@@ -87,8 +87,7 @@ static json_t *parse(tg_replay_t *r, const rd_kafka_message_t *m,
                              jerr.text),
                        NULL;
         s = json_string_value(json_object_get(ev, "requestId"));
-        if (!json_is_object(ev) || !s ||
-            !tg_request_id_valid(s, strlen(s))) {
+        if (!json_is_object(ev) || !s || !tg_request_id_valid(s, strlen(s))) {
                 issue(r, TG_REPLAY_MALFORMED, m, NULL,
                       "not a usage event: no valid requestId");
                 json_decref(ev);

@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "strmap.h"
+#include "usage_event.h"
 
 #define TG_REPORT_KEYS_MAX 8
 
@@ -34,19 +35,26 @@ typedef struct tg_report_row {
 } tg_report_row_t;
 
 typedef struct tg_report {
-        const char *keys[TG_REPORT_KEYS_MAX]; /* as the user named them */
+        const char *keys[TG_REPORT_KEYS_MAX];      /* as the user named them */
         const char *tag_names[TG_REPORT_KEYS_MAX]; /* for TG_RK_TAG keys */
         tg_report_key_kind_t kinds[TG_REPORT_KEYS_MAX];
         int n_keys;
         const char *from, *to; /* as given, NULL when open */
         int64_t from_us, to_us;
         const char *decisions; /* "approved,failed" filter, NULL = all */
-        tg_strmap_t rows;  /* joined group values -> tg_report_row_t */
-        tg_strmap_t cells; /* chart: day + series -> row {day, label} */
+        tg_strmap_t rows;      /* joined group values -> tg_report_row_t */
+        tg_strmap_t cells;     /* chart: day + series -> row {day, label} */
         tg_report_sums_t total;
         int64_t skipped; /* outside --from/--to, or without a timestamp */
         int64_t undated; /* counted, but not in the chart */
 } tg_report_t;
+
+/* Counts event e in the row of its group values (n_keys of them, NULL =
+ * absent), in the total, and, when day is not NULL, in the chart cell of
+ * day and the non-day values. Returns 0, or -1 with errstr. */
+int tg_report_add(tg_report_t *r, const char *const *values, const char *day,
+                  const tg_usage_ev_t *e, char *errstr, size_t errstr_size);
+void tg_report_free(tg_report_t *r);
 
 /* Output (report_out.c, report_html.c). Return 0 or -1 on a write error. */
 int tg_report_table(const tg_report_t *r, FILE *out);

@@ -26,9 +26,8 @@ static tg_strmap_entry_t *find(const tg_strmap_entry_t *slots, size_t cap,
 {
         size_t i = (size_t)hash(key, len) & (cap - 1);
 
-        while (slots[i].key &&
-               !(strncmp(slots[i].key, key, len) == 0 &&
-                 slots[i].key[len] == '\0'))
+        while (slots[i].key && !(strncmp(slots[i].key, key, len) == 0 &&
+                                 slots[i].key[len] == '\0'))
                 i = (i + 1) & (cap - 1);
         return (tg_strmap_entry_t *)&slots[i];
 }

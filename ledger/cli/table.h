@@ -24,7 +24,7 @@ int tg_table_init(tg_table_t *t, int ncols, const char *const *spec);
 
 /* Appends a cell to the current row; a row ends after ncols cells. */
 int tg_table_cell(tg_table_t *t, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 void tg_table_print(const tg_table_t *t, FILE *out);
 void tg_table_free(tg_table_t *t);

@@ -104,13 +104,12 @@ static void on_issue(const tg_replay_issue_t *is, void *opaque)
         tg_totals_t *t = opaque;
 
         json_array_append_new(
-                t->issues,
-                json_pack("{s:s, s:s, s:i, s:I, s:s}", "kind",
-                          is->kind == TG_REPLAY_CONFLICT ? "conflict"
-                                                         : "malformed",
-                          "requestId", is->request_id, "partition",
-                          (int)is->partition, "offset", (json_int_t)is->offset,
-                          "reason", is->reason));
+            t->issues,
+            json_pack("{s:s, s:s, s:i, s:I, s:s}", "kind",
+                      is->kind == TG_REPLAY_CONFLICT ? "conflict" : "malformed",
+                      "requestId", is->request_id, "partition",
+                      (int)is->partition, "offset", (json_int_t)is->offset,
+                      "reason", is->reason));
 }
 
 int tg_totals_from_kafka(tg_cli_t *cli, tg_totals_t *t)
@@ -164,8 +163,8 @@ void tg_totals_print_issues(const tg_totals_t *t)
                         json_integer_value(json_object_get(is, "partition")),
                         json_integer_value(json_object_get(is, "offset")),
                         *json_string_value(json_object_get(is, "requestId"))
-                                ? " requestId "
-                                : "",
+                            ? " requestId "
+                            : "",
                         json_string_value(json_object_get(is, "requestId")),
                         json_string_value(json_object_get(is, "reason")));
         }

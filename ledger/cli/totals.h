@@ -37,8 +37,7 @@ void tg_totals_free(tg_totals_t *t);
 int tg_totals_from_kafka(tg_cli_t *cli, tg_totals_t *t);
 
 /* Reads every budget hash (SCAN) into t. Returns 0 or an exit code. */
-int tg_totals_from_redis(tg_cli_t *cli, struct redisContext *c,
-                         tg_totals_t *t);
+int tg_totals_from_redis(tg_cli_t *cli, struct redisContext *c, tg_totals_t *t);
 
 /* The pair for id and period, created when new; NULL when out of memory. */
 tg_pair_t *tg_totals_pair(tg_totals_t *t, const char *id, const char *period);

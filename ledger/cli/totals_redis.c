@@ -27,10 +27,9 @@ static int key_split(const char *key, char *id, char *period)
         memcpy(id, rest, idlen);
         id[idlen] = '\0';
         strcpy(period, colon + 1);
-        return tg_budget_id_valid(id) &&
-                               tg_cli_period_label_kind(period, &kind)
-                       ? 0
-                       : -1;
+        return tg_budget_id_valid(id) && tg_cli_period_label_kind(period, &kind)
+                   ? 0
+                   : -1;
 }
 
 static int fields_read(tg_pair_t *p, const redisReply *r)
@@ -62,8 +61,9 @@ static int page_send(tg_cli_t *cli, redisContext *c, tg_totals_t *t,
                 }
                 if (!(pairs[i] = tg_totals_pair(t, id, period)))
                         return tg_cli_fail(cli, "out of memory");
-                redisAppendCommand(c, "HMGET %s spent spentTokens approved "
-                                      "reserved reservedTokens",
+                redisAppendCommand(c,
+                                   "HMGET %s spent spentTokens approved "
+                                   "reserved reservedTokens",
                                    key);
         }
         return 0;
@@ -112,8 +112,8 @@ int tg_totals_from_redis(tg_cli_t *cli, redisContext *c, tg_totals_t *t)
                     r->element[0]->type != REDIS_REPLY_STRING) {
                         rc = tg_cli_fail(cli, "redis: SCAN: %s",
                                          r->type == REDIS_REPLY_ERROR
-                                                 ? r->str
-                                                 : "unexpected reply");
+                                             ? r->str
+                                             : "unexpected reply");
                 } else {
                         snprintf(cursor, sizeof(cursor), "%s",
                                  r->element[0]->str);

@@ -7,7 +7,8 @@
 #include "cli.h"
 #include "tgtime.h"
 
-static int fail(char *errstr, size_t size, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int fail(char *errstr, size_t size,
+                                                      const char *fmt, ...)
 {
         va_list ap;
 
@@ -39,7 +40,8 @@ static int get_time(json_t *ev, tg_usage_ev_t *out)
         const char *names[] = {"timestamp", "decidedAt"};
 
         for (int i = 0; i < 2; i++) {
-                const char *s = json_string_value(json_object_get(ev, names[i]));
+                const char *s =
+                    json_string_value(json_object_get(ev, names[i]));
                 if (s && tg_time_parse_rfc3339(s, &out->ts_us) == 0)
                         return out->has_ts = 1;
         }
@@ -51,8 +53,8 @@ static int get_counts(json_t *ev, tg_usage_ev_t *o, char *errstr, size_t size)
         if (get_count(ev, "costNanoUsd", &o->cost_nano, errstr, size) ||
             get_count(ev, "inputTokens", &o->input_tokens, errstr, size) ||
             get_count(ev, "outputTokens", &o->output_tokens, errstr, size) ||
-            get_count(ev, "cacheReadInputTokens", &o->cache_read_tokens,
-                      errstr, size) ||
+            get_count(ev, "cacheReadInputTokens", &o->cache_read_tokens, errstr,
+                      size) ||
             get_count(ev, "cacheWriteInputTokens", &o->cache_write_tokens,
                       errstr, size))
                 return -1;

@@ -20,7 +20,7 @@ typedef struct tg_usage_ev {
         int64_t cost_nano;
         int64_t input_tokens, output_tokens;
         int64_t cache_read_tokens, cache_write_tokens;
-        int64_t tokens; /* the four above, summed */
+        int64_t tokens;  /* the four above, summed */
         json_t *tags;    /* object, or NULL */
         json_t *budgets; /* array, or NULL */
 } tg_usage_ev_t;

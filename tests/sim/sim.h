@@ -25,10 +25,10 @@
 #include "sim_stats.h"
 #include "sim_timer.h"
 
-#define SIM_MAX_REQ_HEADERS 64
+#define SIM_MAX_REQ_HEADERS   64
 #define SIM_MAX_REPLY_HEADERS 4
-#define SIM_MODEL_ID_MAX 2048
-#define SIM_ERRSTR_SIZE 512
+#define SIM_MODEL_ID_MAX      2048
+#define SIM_ERRSTR_SIZE       512
 
 typedef enum sim_op {
         SIM_OP_NONE, /* not routed yet or unknown path */
@@ -38,7 +38,7 @@ typedef enum sim_op {
 } sim_op_t;
 
 typedef struct sim_header {
-        const char *name;  /* owned by MHD for the request's lifetime */
+        const char *name; /* owned by MHD for the request's lifetime */
         const char *value;
 } sim_header_t;
 
@@ -81,7 +81,6 @@ typedef struct sim_req {
         uint64_t seq;
         sim_rng_t rng;
         uint64_t latency_ms;
-        uint64_t t0_ns;
         sim_reply_t reply;
 } sim_req_t;
 

@@ -11,7 +11,6 @@
 #include "sim.h"
 #include "sim_auth_int.h"
 
-
 int sim_auth_enabled(const sim_auth_cfg_t *cfg)
 {
         return cfg->access_key_id || cfg->bearer_token;
@@ -108,9 +107,8 @@ static int missing_parts(const sim_sigv4_auth_t *a, const char *authz,
 static int split_credential(sim_sigv4_auth_t *a, sim_reply_t *reply)
 {
         char *parts[5] = {a->akid, a->date, a->region, a->service, a->term};
-        size_t sizes[5] = {sizeof(a->akid), sizeof(a->date),
-                           sizeof(a->region), sizeof(a->service),
-                           sizeof(a->term)};
+        size_t sizes[5] = {sizeof(a->akid), sizeof(a->date), sizeof(a->region),
+                           sizeof(a->service), sizeof(a->term)};
         const char *p = a->credential;
         int i = 0;
 
@@ -189,8 +187,8 @@ static int check_sigv4(const sim_auth_cfg_t *cfg, const char *authz,
         return sim_auth_sigv4_verify(cfg, &a, req, now, reply);
 }
 
-int sim_auth_check(const sim_auth_cfg_t *cfg, const sim_req_t *req,
-                   time_t now, sim_reply_t *reply)
+int sim_auth_check(const sim_auth_cfg_t *cfg, const sim_req_t *req, time_t now,
+                   sim_reply_t *reply)
 {
         const char *authz;
 

@@ -19,8 +19,7 @@ typedef struct sim_sigv4_auth {
 } sim_sigv4_auth_t;
 
 /* Checks X-Amz-Date and recomputes the signature. */
-int sim_auth_sigv4_verify(const sim_auth_cfg_t *cfg,
-                          const sim_sigv4_auth_t *a,
+int sim_auth_sigv4_verify(const sim_auth_cfg_t *cfg, const sim_sigv4_auth_t *a,
                           const struct sim_req *req, time_t now,
                           struct sim_reply *reply);
 

@@ -39,8 +39,7 @@ static int parse_amz_date(const char *s, time_t *out)
         return *out == (time_t)-1 ? -1 : 0;
 }
 
-static int check_skew(const char *amz, time_t t, time_t now,
-                      sim_reply_t *reply)
+static int check_skew(const char *amz, time_t t, time_t now, sim_reply_t *reply)
 {
         char req_s[17], now_s[17], edge_s[17];
 
@@ -147,7 +146,7 @@ static int collect(const sim_sigv4_auth_t *a, const sim_req_t *req,
              name = strtok_r(NULL, ";", &save)) {
                 if (s->n == TG_SIGV4_MAX_HEADERS ||
                     !(s->joined[s->n] = join_values(req, name)))
-                        goto too_many;
+                        goto err;
                 s->h[s->n].name = name;
                 s->h[s->n].value = s->joined[s->n];
                 s->n++;
@@ -161,7 +160,7 @@ static int collect(const sim_sigv4_auth_t *a, const sim_req_t *req,
                                    "'SignedHeader' in the AWS "
                                    "Authorization.");
         return -1;
-too_many:
+err:
         sim_reply_error(reply, SIM_ERR_INVALID_SIGNATURE,
                         "Too many signed headers.");
         return -1;
@@ -183,8 +182,8 @@ static int token_signed(const sim_auth_cfg_t *cfg, const sim_signed_t *s,
 
 /* AWS explains a mismatch with the canonical request and string to sign
  * it expected; so does the simulator, which makes signer bugs obvious. */
-static void mismatch(const tg_sigv4_request_t *sreq,
-                     const tg_sigv4_params_t *p, sim_reply_t *reply)
+static void mismatch(const tg_sigv4_request_t *sreq, const tg_sigv4_params_t *p,
+                     sim_reply_t *reply)
 {
         char err[256];
         char *canon = tg_sigv4_canonical_request(sreq, p, err, sizeof(err));
@@ -235,9 +234,8 @@ static int compare(const sim_auth_cfg_t *cfg, const sim_sigv4_auth_t *a,
         return -1;
 }
 
-int sim_auth_sigv4_verify(const sim_auth_cfg_t *cfg,
-                          const sim_sigv4_auth_t *a, const sim_req_t *req,
-                          time_t now, sim_reply_t *reply)
+int sim_auth_sigv4_verify(const sim_auth_cfg_t *cfg, const sim_sigv4_auth_t *a,
+                          const sim_req_t *req, time_t now, sim_reply_t *reply)
 {
         sim_signed_t s = {.n = 0};
         int rc = -1;
@@ -245,9 +243,9 @@ int sim_auth_sigv4_verify(const sim_auth_cfg_t *cfg,
         if (check_date(a, req, now, reply))
                 return -1;
         if (collect(a, req, &s, reply) || token_signed(cfg, &s, reply))
-                goto done;
+                goto err;
         rc = compare(cfg, a, req, &s, reply);
-done:
+err:
         signed_free(&s);
         return rc;
 }

@@ -52,9 +52,9 @@ void sim_converse(sim_ctx_t *ctx, sim_req_t *req,
                 sim_reply_error(reply, SIM_ERR_INTERNAL, NULL);
                 goto err;
         }
-        sim_reply_value(reply, 200,
-                        converse_json(&out, p.text.input_tokens,
-                                      req->latency_ms));
+        sim_reply_value(
+            reply, 200,
+            converse_json(&out, p.text.input_tokens, req->latency_ms));
         reply->input_tokens = p.text.input_tokens;
         reply->output_tokens = out.tokens;
 err:

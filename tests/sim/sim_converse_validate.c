@@ -20,8 +20,8 @@ static int malformed(sim_reply_t *reply, const char *path, const char *want)
         return -1;
 }
 
-static int validate_block(json_t *block, size_t mi, size_t bi,
-                          sim_prompt_t *p, sim_reply_t *reply)
+static int validate_block(json_t *block, size_t mi, size_t bi, sim_prompt_t *p,
+                          sim_reply_t *reply)
 {
         json_t *text = json_object_get(block, "text");
 
@@ -145,8 +145,7 @@ int sim_validate_system(json_t *sys, sim_prompt_t *p, sim_reply_t *reply)
         json_array_foreach(sys, i, block)
         {
                 if (!json_is_object(block))
-                        return malformed(reply, "a system block",
-                                         "an object");
+                        return malformed(reply, "a system block", "an object");
                 if (!(text = json_object_get(block, "text")))
                         continue;
                 if (!json_is_string(text))
@@ -178,8 +177,7 @@ static int validate_range(json_t *v, const char *name, sim_reply_t *reply)
         return -1;
 }
 
-static int validate_max_tokens(json_t *v, sim_prompt_t *p,
-                               sim_reply_t *reply)
+static int validate_max_tokens(json_t *v, sim_prompt_t *p, sim_reply_t *reply)
 {
         if (!v)
                 return 0;
@@ -212,15 +210,13 @@ static int validate_stops(json_t *v, sim_prompt_t *p, sim_reply_t *reply)
         json_array_foreach(v, i, s)
         {
                 if (!json_is_string(s))
-                        return malformed(reply, "a stop sequence",
-                                         "a string");
+                        return malformed(reply, "a stop sequence", "a string");
                 p->stops[p->n_stops++] = json_string_value(s);
         }
         return 0;
 }
 
-static int validate_inference(json_t *cfg, sim_prompt_t *p,
-                              sim_reply_t *reply)
+static int validate_inference(json_t *cfg, sim_prompt_t *p, sim_reply_t *reply)
 {
         if (!cfg)
                 return 0;
@@ -231,10 +227,8 @@ static int validate_inference(json_t *cfg, sim_prompt_t *p,
                                    reply) ||
                validate_range(json_object_get(cfg, "temperature"),
                               "temperature", reply) ||
-               validate_range(json_object_get(cfg, "topP"), "topP",
-                              reply) ||
-               validate_stops(json_object_get(cfg, "stopSequences"), p,
-                              reply);
+               validate_range(json_object_get(cfg, "topP"), "topP", reply) ||
+               validate_stops(json_object_get(cfg, "stopSequences"), p, reply);
 }
 
 int sim_converse_validate(json_t *body, sim_prompt_t *p, sim_reply_t *reply)

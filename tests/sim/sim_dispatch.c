@@ -1,8 +1,8 @@
 /*
  * The order AWS applies its checks in: a too-large body, authentication,
- * routing (unknown operations, undecodable model ids), the account quota, then the operation's own validation. Only
- * requests that pass all of these can draw an injected fault, since a
- * real model error needs a valid request.
+ * routing (unknown operations, undecodable model ids), the account quota, then
+ * the operation's own validation. Only requests that pass all of these can draw
+ * an injected fault, since a real model error needs a valid request.
  */
 #include <string.h>
 #include <time.h>
@@ -13,8 +13,8 @@
  * the operation of a rejected request, but answered after it. */
 static int route(sim_req_t *req, int *bad_encoding)
 {
-        req->op = sim_route(req->raw_path, req->model_id,
-                            sizeof(req->model_id), bad_encoding);
+        req->op = sim_route(req->raw_path, req->model_id, sizeof(req->model_id),
+                            bad_encoding);
         if (strcmp(req->method, "POST"))
                 req->op = SIM_OP_NONE;
         return req->op == SIM_OP_NONE ? -1 : 0;

@@ -10,7 +10,7 @@
 /* Modeled Bedrock errors carry Bedrock's coral namespace, the front door's
  * authentication errors the generic coral service one, as AWS sends them. */
 #define NS_BEDROCK "http://internal.amazon.com/coral/com.amazon.bedrock/"
-#define NS_CORAL "http://internal.amazon.com/coral/com.amazon.coral.service/"
+#define NS_CORAL   "http://internal.amazon.com/coral/com.amazon.coral.service/"
 
 /* Default messages follow the wording AWS uses for each type. */
 static const sim_err_info_t sim_errs[SIM_ERR_COUNT] = {
@@ -31,8 +31,7 @@ static const sim_err_info_t sim_errs[SIM_ERR_COUNT] = {
                                  "Model is not ready to serve inference "
                                  "requests. The AWS SDK will automatically "
                                  "retry the operation up to 5 times."},
-    [SIM_ERR_SERVICE_QUOTA] = {"ServiceQuotaExceededException", 400,
-                               NS_BEDROCK,
+    [SIM_ERR_SERVICE_QUOTA] = {"ServiceQuotaExceededException", 400, NS_BEDROCK,
                                "Your request exceeds the service quota for "
                                "your account. You can resubmit your request "
                                "later."},
@@ -105,8 +104,8 @@ void sim_reply_error_key(sim_reply_t *reply, sim_err_t err, const char *key,
         json_decref(body);
         reply->is_error = 1;
         reply->error = err;
-        reply->auth_failure = err >= SIM_ERR_UNRECOGNIZED_CLIENT &&
-                              err <= SIM_ERR_MISSING_AUTH;
+        reply->auth_failure =
+            err >= SIM_ERR_UNRECOGNIZED_CLIENT && err <= SIM_ERR_MISSING_AUTH;
 }
 
 void sim_reply_error(sim_reply_t *reply, sim_err_t err, const char *message)

@@ -93,8 +93,7 @@ void sim_invoke(sim_ctx_t *ctx, sim_req_t *req,
                 goto err;
         }
         sim_reply_value(reply, 200, fam->render(&out, &p, req->model_id));
-        token_headers(reply, p.text.input_tokens, out.tokens,
-                      req->latency_ms);
+        token_headers(reply, p.text.input_tokens, out.tokens, req->latency_ms);
 err:
         free(out.text);
         json_decref(body);

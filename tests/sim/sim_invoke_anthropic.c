@@ -36,8 +36,7 @@ static int anthropic_content(json_t *c, const char *name, sim_prompt_t *p,
         return 0;
 }
 
-static int anthropic_messages(json_t *msgs, sim_prompt_t *p,
-                              sim_reply_t *reply)
+static int anthropic_messages(json_t *msgs, sim_prompt_t *p, sim_reply_t *reply)
 {
         json_t *m;
         size_t i;
@@ -51,7 +50,8 @@ static int anthropic_messages(json_t *msgs, sim_prompt_t *p,
                 const char *role =
                     json_string_value(json_object_get(m, "role"));
 
-                if (!role || (strcmp(role, "user") && strcmp(role, "assistant")))
+                if (!role ||
+                    (strcmp(role, "user") && strcmp(role, "assistant")))
                         return sim_invoke_malformed(
                             reply, "#/messages: role must be user or "
                                    "assistant");
@@ -94,14 +94,12 @@ static int anthropic_parse(json_t *body, sim_prompt_t *p, sim_reply_t *reply)
         if (!json_object_get(body, "max_tokens"))
                 return sim_invoke_malformed(reply, "#: required key "
                                                    "[max_tokens] not found");
-        if (sim_invoke_limit(json_object_get(body, "max_tokens"),
-                             "max_tokens", p, reply) ||
+        if (sim_invoke_limit(json_object_get(body, "max_tokens"), "max_tokens",
+                             p, reply) ||
             (sys && anthropic_content(sys, "system", p, reply)) ||
-            anthropic_stops(json_object_get(body, "stop_sequences"), p,
-                            reply))
+            anthropic_stops(json_object_get(body, "stop_sequences"), p, reply))
                 return -1;
-        return anthropic_messages(json_object_get(body, "messages"), p,
-                                  reply);
+        return anthropic_messages(json_object_get(body, "messages"), p, reply);
 }
 
 static json_t *anthropic_render(const sim_text_out_t *out,

@@ -22,8 +22,7 @@ static int nova_parse(json_t *body, sim_prompt_t *p, sim_reply_t *reply)
                 max = json_object_get(cfg, "maxTokens");
         if (sim_invoke_limit(max, "inferenceConfig/max_new_tokens", p, reply))
                 return -1;
-        return sim_validate_system(json_object_get(body, "system"), p,
-                                   reply) ||
+        return sim_validate_system(json_object_get(body, "system"), p, reply) ||
                sim_validate_messages(json_object_get(body, "messages"), p,
                                      reply);
 }
@@ -37,9 +36,9 @@ static json_t *nova_render(const sim_text_out_t *out, const sim_prompt_t *p,
                          "output", "message", "content", "text", out->text,
                          "role", "assistant", "stopReason",
                          out->stop == SIM_STOP_MAX ? "max_tokens" : "end_turn",
-                         "usage", "inputTokens", (json_int_t)in,
-                         "outputTokens", (json_int_t)out->tokens,
-                         "totalTokens", (json_int_t)(in + out->tokens));
+                         "usage", "inputTokens", (json_int_t)in, "outputTokens",
+                         (json_int_t)out->tokens, "totalTokens",
+                         (json_int_t)(in + out->tokens));
 }
 
 static int llama_parse(json_t *body, sim_prompt_t *p, sim_reply_t *reply)
@@ -60,8 +59,7 @@ static json_t *llama_render(const sim_text_out_t *out, const sim_prompt_t *p,
                             const char *model_id)
 {
         return json_pack("{s:s,s:I,s:I,s:s}", "generation", out->text,
-                         "prompt_token_count",
-                         (json_int_t)p->text.input_tokens,
+                         "prompt_token_count", (json_int_t)p->text.input_tokens,
                          "generation_token_count", (json_int_t)out->tokens,
                          "stop_reason",
                          out->stop == SIM_STOP_MAX ? "length" : "stop");
@@ -74,8 +72,8 @@ static int titan_parse(json_t *body, sim_prompt_t *p, sim_reply_t *reply)
         if (!json_object_get(body, "inputText"))
                 return sim_invoke_malformed(reply, "#: required key "
                                                    "[inputText] not found");
-        if (sim_invoke_text(json_object_get(body, "inputText"), "inputText",
-                            p, reply) ||
+        if (sim_invoke_text(json_object_get(body, "inputText"), "inputText", p,
+                            reply) ||
             sim_invoke_limit(json_object_get(cfg, "maxTokenCount"),
                              "textGenerationConfig/maxTokenCount", p, reply))
                 return -1;
@@ -109,7 +107,8 @@ static int generic_parse(json_t *body, sim_prompt_t *p, sim_reply_t *reply)
         if (!text) {
                 char *dump = json_dumps(body, JSON_COMPACT);
 
-                sim_text_add(&p->text, dump ? dump : "", dump ? strlen(dump) : 0);
+                sim_text_add(&p->text, dump ? dump : "",
+                             dump ? strlen(dump) : 0);
                 free(dump);
         }
         sim_text_message(&p->text);

@@ -38,7 +38,7 @@ int sim_knobs_parse_rate(const char *s, double *out)
         errno = 0;
         *out = strtod(s, &end);
         return (end == s || *end || errno || !(*out >= 0 && *out <= 1)) ? -1
-                                                                         : 0;
+                                                                        : 0;
 }
 
 int sim_knobs_set_error_rate(sim_knobs_snapshot_t *snap, const char *spec,
@@ -50,15 +50,15 @@ int sim_knobs_set_error_rate(sim_knobs_snapshot_t *snap, const char *spec,
         double rate;
 
         if (!eq || (size_t)(eq - spec) >= sizeof(name))
-                goto bad;
+                goto err;
         memcpy(name, spec, (size_t)(eq - spec));
         name[eq - spec] = '\0';
         err = sim_err_lookup(name);
         if (err < 0 || sim_knobs_parse_rate(eq + 1, &rate))
-                goto bad;
+                goto err;
         snap->error_rates[err] = rate;
         return 0;
-bad:
+err:
         snprintf(errstr, errstr_size,
                  "bad error rate '%.80s': want TYPE=F with F in [0,1] and "
                  "TYPE a Bedrock error (e.g. InternalServerException)",
@@ -90,17 +90,17 @@ static int apply_error_rates(sim_knobs_snapshot_t *snap, json_t *map,
         json_t *v;
 
         if (!json_is_object(map))
-                goto bad;
+                goto err;
         memset(snap->error_rates, 0, sizeof(snap->error_rates));
         json_object_foreach(map, key, v)
         {
                 int err = sim_err_lookup(key);
 
                 if (err < 0 || json_rate(v, &snap->error_rates[err]))
-                        goto bad;
+                        goto err;
         }
         return 0;
-bad:
+err:
         snprintf(errstr, errstr_size,
                  "errorRates must map Bedrock error types to rates in [0,1]");
         return -1;
@@ -115,7 +115,7 @@ static int apply_latency(sim_knobs_snapshot_t *snap, json_t *changes,
 
         if (ms) {
                 if (!json_is_integer(ms))
-                        goto bad;
+                        goto err;
                 snprintf(buf, sizeof(buf), "%lld",
                          (long long)json_integer_value(ms));
                 return sim_latency_parse(buf, &snap->latency, errstr,
@@ -124,10 +124,10 @@ static int apply_latency(sim_knobs_snapshot_t *snap, json_t *changes,
         if (!spec)
                 return 0;
         if (!json_is_string(spec))
-                goto bad;
+                goto err;
         return sim_latency_parse(json_string_value(spec), &snap->latency,
                                  errstr, errstr_size);
-bad:
+err:
         snprintf(errstr, errstr_size,
                  "latency must be a spec string, latencyMs an integer");
         return -1;
@@ -151,8 +151,7 @@ static int apply_scalars(sim_knobs_snapshot_t *snap, json_t *changes,
         if ((v = json_object_get(changes, "outputTokens")) &&
             (json_count(v, SIM_OUTPUT_TOKENS_MAX, &snap->output_tokens) ||
              snap->output_tokens < 1)) {
-                snprintf(errstr, errstr_size,
-                         "outputTokens must be in [1,%d]",
+                snprintf(errstr, errstr_size, "outputTokens must be in [1,%d]",
                          SIM_OUTPUT_TOKENS_MAX);
                 return -1;
         }
@@ -191,9 +190,9 @@ json_t *sim_knobs_to_json(const sim_knobs_snapshot_t *snap)
 
         for (int i = 0; i < SIM_ERR_N_INJECTABLE; i++)
                 if (snap->error_rates[i] > 0)
-                        json_object_set_new(
-                            rates, sim_err_info((sim_err_t)i)->name,
-                            json_real(snap->error_rates[i]));
+                        json_object_set_new(rates,
+                                            sim_err_info((sim_err_t)i)->name,
+                                            json_real(snap->error_rates[i]));
         sim_latency_format(&snap->latency, lat, sizeof(lat));
         return json_pack("{s:f,s:o,s:s,s:I,s:I}", "throttleRate",
                          snap->throttle_rate, "errorRates", rates, "latency",

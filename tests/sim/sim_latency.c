@@ -59,8 +59,7 @@ int sim_latency_parse(const char *spec, sim_latency_t *out, char *errstr,
                 rc = parse_numbers(spec + 9, v, 2);
         } else {
                 lat.kind = SIM_LATENCY_FIXED;
-                rc = parse_numbers(strncmp(spec, "fixed:", 6) ? spec
-                                                              : spec + 6,
+                rc = parse_numbers(strncmp(spec, "fixed:", 6) ? spec : spec + 6,
                                    v, 1);
         }
         lat.a = v[0];

@@ -27,8 +27,8 @@ typedef enum sim_latency_kind {
 
 typedef struct sim_latency {
         sim_latency_kind_t kind;
-        double a; /* fixed ms, uniform min, longtail p50 */
-        double b; /* uniform max, longtail p99 */
+        double a;         /* fixed ms, uniform min, longtail p50 */
+        double b;         /* uniform max, longtail p99 */
         double mu, sigma; /* log-normal parameters, derived */
 } sim_latency_t;
 

@@ -47,9 +47,9 @@ static void ctx_init(sim_ctx_t *ctx)
 {
         const sim_opts_t *o = &ctx->opts;
 
-        ctx->seed = o->has_seed ? o->seed
-                                : ((uint64_t)time(NULL) << 20) ^
-                                      (uint64_t)getpid();
+        ctx->seed = o->has_seed
+                        ? o->seed
+                        : ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid();
         atomic_init(&ctx->seq, 0);
         sim_knobs_init(&ctx->knobs, &o->knobs);
         sim_quota_init(&ctx->quota);
@@ -76,31 +76,31 @@ static const char *auth_mode(const sim_auth_cfg_t *a)
         return a->access_key_id ? "sigv4" : a->bearer_token ? "bearer" : "none";
 }
 
-int main(int argc, char **argv)
+/* Returns -1 to run, else the exit code. */
+static int parse(sim_ctx_t *ctx, int argc, char **argv)
 {
         char errstr[SIM_ERRSTR_SIZE];
-        sim_ctx_t *ctx = calloc(1, sizeof(*ctx));
-        sigset_t wait_mask;
-        int rc = 2;
 
-        if (!ctx)
-                return 1;
-        switch (sim_opts_parse(&ctx->opts, argc, argv, errstr,
-                               sizeof(errstr))) {
+        switch (
+            sim_opts_parse(&ctx->opts, argc, argv, errstr, sizeof(errstr))) {
+        case 0:
+                return -1;
         case 1:
-                rc = 0;
-                goto err;
-        case -1:
-                fprintf(stderr, "tollgate-bedrock-sim: %s (try --help)\n",
-                        errstr);
-                goto err;
+                return 0;
         }
+        fprintf(stderr, "tollgate-bedrock-sim: %s (try --help)\n", errstr);
+        return 2;
+}
+
+static int run(sim_ctx_t *ctx)
+{
+        char errstr[SIM_ERRSTR_SIZE];
+        sigset_t wait_mask;
+
         signals_setup(&wait_mask);
-        ctx_init(ctx);
         if (sim_server_start(ctx, errstr, sizeof(errstr))) {
                 fprintf(stderr, "tollgate-bedrock-sim: %s\n", errstr);
-                rc = 1;
-                goto err_ctx;
+                return 1;
         }
         /* Tests read this line to learn the port when started with 0. */
         printf("tollgate-bedrock-sim listening on http://%s:%u auth=%s "
@@ -111,10 +111,21 @@ int main(int argc, char **argv)
         while (!sim_stop)
                 sigsuspend(&wait_mask);
         sim_server_stop(ctx);
-        rc = 0;
-err_ctx:
-        ctx_destroy(ctx);
-err:
+        return 0;
+}
+
+int main(int argc, char **argv)
+{
+        sim_ctx_t *ctx = calloc(1, sizeof(*ctx));
+        int rc;
+
+        if (!ctx)
+                return 1;
+        if ((rc = parse(ctx, argc, argv)) < 0) {
+                ctx_init(ctx);
+                rc = run(ctx);
+                ctx_destroy(ctx);
+        }
         free(ctx);
         return rc;
 }

@@ -196,8 +196,8 @@ void sim_opts_usage(FILE *fp)
 
                 snprintf(left, sizeof(left), "--%s%s%s", d->name,
                          d->arg ? " " : "", d->arg ? d->arg : "");
-                fprintf(fp, "  %-26s %s\n  %-26s [env %s]\n", left, d->help,
-                        "", d->env);
+                fprintf(fp, "  %-26s %s\n  %-26s [env %s]\n", left, d->help, "",
+                        d->env);
         }
         fprintf(fp, "\nWithout credentials every request is accepted. Admin "
                     "endpoints: GET /healthz,\nGET /_sim/stats, POST "
@@ -219,8 +219,7 @@ static int apply_env(sim_opts_t *o, char *errstr, size_t errstr_size)
         for (size_t i = 0; i < SIM_N_OPTS; i++) {
                 const char *v = getenv(sim_opt_defs[i].env);
 
-                if (v && *v &&
-                    sim_opt_defs[i].set(o, v, errstr, errstr_size))
+                if (v && *v && sim_opt_defs[i].set(o, v, errstr, errstr_size))
                         return -1;
         }
         return 0;
@@ -237,8 +236,8 @@ static const sim_opt_def_t *find_opt(const char *name, size_t len)
 
 /* One "--name[=value]" (value maybe in the next argv); returns how many
  * argv entries it used, or -1. */
-static int apply_arg(sim_opts_t *o, int argc, char **argv, int i,
-                     char *errstr, size_t errstr_size)
+static int apply_arg(sim_opts_t *o, int argc, char **argv, int i, char *errstr,
+                     size_t errstr_size)
 {
         const char *a = argv[i] + 2, *eq = strchr(a, '=');
         const sim_opt_def_t *d = find_opt(a, eq ? (size_t)(eq - a) : strlen(a));
@@ -251,8 +250,8 @@ static int apply_arg(sim_opts_t *o, int argc, char **argv, int i,
         }
         if (d->arg && !val) {
                 if (i + 1 >= argc) {
-                        snprintf(errstr, errstr_size, "--%s needs %s",
-                                 d->name, d->arg);
+                        snprintf(errstr, errstr_size, "--%s needs %s", d->name,
+                                 d->arg);
                         return -1;
                 }
                 val = argv[i + 1];
@@ -280,8 +279,8 @@ int sim_opts_parse(sim_opts_t *o, int argc, char **argv, char *errstr,
                                  "unexpected argument '%.64s'", argv[i]);
                         return -1;
                 }
-                if ((used = apply_arg(o, argc, argv, i, errstr,
-                                      errstr_size)) < 0)
+                if ((used = apply_arg(o, argc, argv, i, errstr, errstr_size)) <
+                    0)
                         return -1;
                 i += used;
         }
@@ -289,6 +288,11 @@ int sim_opts_parse(sim_opts_t *o, int argc, char **argv, char *errstr,
                 snprintf(errstr, errstr_size,
                          "--access-key-id and --secret-access-key go "
                          "together");
+                return -1;
+        }
+        if (*o->session_token && !*o->access_key_id) {
+                snprintf(errstr, errstr_size,
+                         "--session-token needs --access-key-id");
                 return -1;
         }
         return 0;

@@ -13,9 +13,9 @@
 
 #include "sim_knobs.h"
 
-#define SIM_DEFAULT_PORT 18080
+#define SIM_DEFAULT_PORT     18080
 #define SIM_DEFAULT_MAX_BODY (8u * 1024 * 1024)
-#define SIM_SECRET_MAX 4096
+#define SIM_SECRET_MAX       4096
 
 typedef struct sim_opts {
         char bind[64];

@@ -44,8 +44,8 @@ void sim_rng_uuid(sim_rng_t *rng, char out[37])
 
         hi = (hi & ~0xf000ULL) | 0x4000ULL;
         lo = (lo & ~(3ULL << 62)) | (2ULL << 62);
-        snprintf(out, 37, "%08x-%04x-%04x-%04x-%012llx",
-                 (unsigned)(hi >> 32), (unsigned)((hi >> 16) & 0xffff),
-                 (unsigned)(hi & 0xffff), (unsigned)(lo >> 48),
+        snprintf(out, 37, "%08x-%04x-%04x-%04x-%012llx", (unsigned)(hi >> 32),
+                 (unsigned)((hi >> 16) & 0xffff), (unsigned)(hi & 0xffff),
+                 (unsigned)(lo >> 48),
                  (unsigned long long)(lo & 0xffffffffffffULL));
 }

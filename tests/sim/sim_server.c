@@ -16,7 +16,7 @@
 
 #include "sim.h"
 
-#define SIM_CONN_MEMORY (64 * 1024) /* caps request line + headers */
+#define SIM_CONN_MEMORY    (32 * 1024) /* caps request line + headers */
 #define SIM_IDLE_TIMEOUT_S 120
 #define SIM_LISTEN_BACKLOG 4096
 
@@ -39,7 +39,6 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
         }
         req->admin = is_admin_uri(uri);
         req->seq = atomic_fetch_add(&ctx->seq, 1);
-        req->t0_ns = sim_now_ns();
         if (!req->admin)
                 sim_stats_enter(&ctx->stats);
         return req;
@@ -106,9 +105,9 @@ static void add_headers(struct MHD_Response *resp, const sim_req_t *req)
         const sim_reply_t *r = &req->reply;
         char type[160];
 
-        MHD_add_response_header(resp, "Content-Type", r->content_type
-                                                          ? r->content_type
-                                                          : "text/plain");
+        MHD_add_response_header(resp, "Content-Type",
+                                r->content_type ? r->content_type
+                                                : "text/plain");
         MHD_add_response_header(resp, "x-amzn-RequestId", req->request_id);
         if (r->is_error) {
                 const sim_err_info_t *info = sim_err_info(r->error);
@@ -162,8 +161,8 @@ static void split_uri(sim_req_t *req)
 static void reserve_body(sim_ctx_t *ctx, struct MHD_Connection *c,
                          sim_req_t *req)
 {
-        const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                     "Content-Length");
+        const char *cl =
+            MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         unsigned long long n = cl ? strtoull(cl, NULL, 10) : 0;
 
         if (n > ctx->opts.max_body_bytes) {
@@ -189,8 +188,7 @@ static enum MHD_Result on_headers(sim_ctx_t *ctx, struct MHD_Connection *c,
         return MHD_YES;
 }
 
-static void absorb(sim_ctx_t *ctx, sim_req_t *req, const char *data,
-                   size_t n)
+static void absorb(sim_ctx_t *ctx, sim_req_t *req, const char *data, size_t n)
 {
         size_t max = ctx->opts.max_body_bytes;
 
@@ -296,7 +294,7 @@ int sim_server_start(sim_ctx_t *ctx, char *errstr, size_t errstr_size)
         if (!ctx->daemon) {
                 snprintf(errstr, errstr_size, "cannot listen on %s:%u",
                          ctx->opts.bind, ctx->opts.port);
-                sim_timer_stop(&ctx->timer);
+                sim_timer_destroy(&ctx->timer);
                 return -1;
         }
         info = MHD_get_daemon_info(ctx->daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -315,10 +313,10 @@ void sim_server_stop(sim_ctx_t *ctx)
          * resumes every pending one on its way out, then MHD gets a
          * moment to send those answers. */
         sim_timer_stop(&ctx->timer);
-        for (int i = 0; i < 200 && atomic_load(&ctx->stats.in_flight) > 0;
-             i++)
+        for (int i = 0; i < 200 && atomic_load(&ctx->stats.in_flight) > 0; i++)
                 usleep(10000);
         MHD_stop_daemon(ctx->daemon);
+        sim_timer_destroy(&ctx->timer);
         if (lsock != MHD_INVALID_SOCKET)
                 close(lsock);
         ctx->daemon = NULL;

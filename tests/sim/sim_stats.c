@@ -127,14 +127,13 @@ json_t *sim_stats_to_json(sim_stats_t *st)
         pthread_mutex_lock(&st->lock);
         errors = maps_json(st, &models);
         out = json_pack(
-            "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:o}",
-            "requests", (json_int_t)st->requests, "converse",
+            "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:o,s:o,s:o}", "requests",
+            (json_int_t)st->requests, "converse",
             (json_int_t)st->by_op[SIM_STATS_CONVERSE], "invoke",
             (json_int_t)st->by_op[SIM_STATS_INVOKE], "other",
             (json_int_t)st->by_op[SIM_STATS_OTHER], "authFailures",
-            (json_int_t)st->auth_failures, "delayed",
-            (json_int_t)st->delayed, "inputTokens",
-            (json_int_t)st->input_tokens, "outputTokens",
+            (json_int_t)st->auth_failures, "delayed", (json_int_t)st->delayed,
+            "inputTokens", (json_int_t)st->input_tokens, "outputTokens",
             (json_int_t)st->output_tokens, "inFlight",
             (json_int_t)atomic_load(&st->in_flight), "peakInFlight",
             (json_int_t)atomic_load(&st->peak_in_flight), "byStatus",

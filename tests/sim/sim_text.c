@@ -4,16 +4,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FNV_OFFSET 0xcbf29ce484222325ULL
-#define FNV_PRIME 0x100000001b3ULL
+#define FNV_OFFSET   0xcbf29ce484222325ULL
+#define FNV_PRIME    0x100000001b3ULL
 #define SIM_WORD_MAX 17 /* longest word, the hash, plus a space */
 
 static const char *const sim_filler[32] = {
-    "alpha", "budget", "cedar",  "delta",  "ember",  "fjord", "garnet",
-    "harbor", "indigo", "juniper", "kelp", "lumen", "meadow", "nimbus",
-    "onyx",  "prairie", "quartz", "river",  "sierra", "tundra", "umber",
-    "velvet", "willow", "xenon", "yonder", "zephyr", "amber", "basalt",
-    "cobalt", "dune",   "echo",   "flint"};
+    "alpha",  "budget",  "cedar",   "delta",  "ember",  "fjord",  "garnet",
+    "harbor", "indigo",  "juniper", "kelp",   "lumen",  "meadow", "nimbus",
+    "onyx",   "prairie", "quartz",  "river",  "sierra", "tundra", "umber",
+    "velvet", "willow",  "xenon",   "yonder", "zephyr", "amber",  "basalt",
+    "cobalt", "dune",    "echo",    "flint"};
 
 void sim_text_in_init(sim_text_in_t *in)
 {
@@ -55,8 +55,8 @@ static void word_at(uint64_t hash, uint64_t i, char buf[SIM_WORD_MAX])
 
 /* Where the first stop sequence starts in text (searching from `from`),
  * or -1. */
-static long find_stop(const char *text, size_t from,
-                      const char *const *stops, size_t n_stops)
+static long find_stop(const char *text, size_t from, const char *const *stops,
+                      size_t n_stops)
 {
         long best = -1;
 
@@ -95,8 +95,8 @@ int sim_text_generate(const sim_text_in_t *in, uint64_t natural,
                       uint64_t max_tokens, const char *const *stops,
                       size_t n_stops, sim_text_out_t *out)
 {
-        uint64_t n = (max_tokens && max_tokens < natural) ? max_tokens
-                                                          : natural;
+        uint64_t n =
+            (max_tokens && max_tokens < natural) ? max_tokens : natural;
         size_t len = 0, window = longest(stops, n_stops);
         char word[SIM_WORD_MAX];
 
@@ -109,8 +109,8 @@ int sim_text_generate(const sim_text_in_t *in, uint64_t natural,
                 long cut;
 
                 word_at(in->hash, i, word);
-                len += (size_t)sprintf(out->text + len, "%s%s",
-                                       i ? " " : "", word);
+                len += (size_t)sprintf(out->text + len, "%s%s", i ? " " : "",
+                                       word);
                 /* Only the tail that the new word touched can hold a
                  * new match, so long replies stay linear. */
                 if ((cut = find_stop(out->text, from, stops, n_stops)) >= 0) {

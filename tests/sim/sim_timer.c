@@ -98,8 +98,7 @@ int sim_timer_start(sim_timer_t *t, sim_timer_fire_cb fire, char *errstr,
         pthread_condattr_destroy(&attr);
         rc = pthread_create(&t->thread, NULL, timer_main, t);
         if (rc) {
-                snprintf(errstr, errstr_size, "timer thread: %s",
-                         strerror(rc));
+                snprintf(errstr, errstr_size, "timer thread: %s", strerror(rc));
                 return -1;
         }
         t->running = 1;
@@ -158,6 +157,11 @@ void sim_timer_stop(sim_timer_t *t)
         pthread_mutex_unlock(&t->lock);
         pthread_join(t->thread, NULL);
         t->running = 0;
+}
+
+void sim_timer_destroy(sim_timer_t *t)
+{
+        sim_timer_stop(t);
         free(t->heap);
         t->heap = NULL;
         pthread_cond_destroy(&t->cond);

@@ -39,7 +39,10 @@ int sim_timer_start(sim_timer_t *t, sim_timer_fire_cb fire, char *errstr,
 /* Returns -1 when the entry cannot be stored (caller fires it itself). */
 int sim_timer_add(sim_timer_t *t, uint64_t due_ns, void *item);
 size_t sim_timer_pending(sim_timer_t *t);
-/* Fires every pending entry now and joins the thread. */
+/* Fires every pending entry now and joins the thread; later adds fail,
+ * so callers answer at once. */
 void sim_timer_stop(sim_timer_t *t);
+/* Frees the timer once nothing can call sim_timer_add() any more. */
+void sim_timer_destroy(sim_timer_t *t);
 
 #endif

@@ -152,8 +152,7 @@ static void test_bad_selectors(void)
         CHECK(strstr(err, "key") != NULL);
         CHECK_INT(tg_budget_selector_add(&b, "k!", "v", err, sizeof(err)), -1);
         CHECK(strstr(err, "k!") != NULL);
-        CHECK_INT(tg_budget_selector_add(&b, "k", "a,b", err, sizeof(err)),
-                  -1);
+        CHECK_INT(tg_budget_selector_add(&b, "k", "a,b", err, sizeof(err)), -1);
         CHECK(strstr(err, "value") != NULL);
         CHECK_INT(tg_budget_selector_add(&b, "k", "\xc3\xa9", err, sizeof(err)),
                   -1);
@@ -175,9 +174,8 @@ static void test_bad_selectors(void)
         /* At most 32 pairs. */
         for (int i = 0; i < TG_BUDGET_SELECTOR_MAX; i++) {
                 snprintf(key, sizeof(key), "k%d", i);
-                CHECK_INT(tg_budget_selector_add(&b, key, "v", err,
-                                                 sizeof(err)),
-                          0);
+                CHECK_INT(
+                    tg_budget_selector_add(&b, key, "v", err, sizeof(err)), 0);
         }
         CHECK_INT(tg_budget_selector_add(&b, "one-more", "v", err, sizeof(err)),
                   -1);
