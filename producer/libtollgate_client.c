@@ -19,8 +19,7 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         cl->inflight_bytes -= m->len;
         if (!cl->on_delivery)
                 return;
-        snprintf(id, sizeof(id), "%.*s", (int)m->key_len,
-                 (const char *)m->key);
+        snprintf(id, sizeof(id), "%.*s", (int)m->key_len, (const char *)m->key);
         cl->on_delivery(id, m->err ? rd_kafka_err2str(m->err) : NULL,
                         m->_private, cl->opaque);
 }
@@ -34,8 +33,8 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 
         if (err == RD_KAFKA_RESP_ERR__FATAL) {
                 rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
-                snprintf(cl->last_error, sizeof(cl->last_error),
-                         "fatal: %s", fatal);
+                snprintf(cl->last_error, sizeof(cl->last_error), "fatal: %s",
+                         fatal);
                 cl->fatal = 1;
                 return;
         }
@@ -51,12 +50,12 @@ static rd_kafka_conf_t *producer_conf(const tg_client_conf_t *conf,
         /* librdkafka's own cap (1,000,000) is below our 1 MiB default:
          * a request the worker accepts must not be refused here. */
         const char *const props[][2] = {
-                {"enable.idempotence", "true"},
-                {"acks", "all"},
-                {"linger.ms", "5"},
-                {"compression.codec", "lz4"},
-                {"message.max.bytes", msg_max},
-                {NULL, NULL},
+            {"enable.idempotence", "true"},
+            {"acks", "all"},
+            {"linger.ms", "5"},
+            {"compression.codec", "lz4"},
+            {"message.max.bytes", msg_max},
+            {NULL, NULL},
         };
 
         snprintf(msg_max, sizeof(msg_max), "%zu",
@@ -107,6 +106,7 @@ int tg_client_check(tg_client_t *cl, int timeout_ms, char *errstr,
         int rc = -1;
 
         err = rd_kafka_metadata(cl->rk, 0, rkt, &md, timeout_ms);
+        rd_kafka_poll(cl->rk, 0); /* error_cb: why the brokers failed */
         if (err)
                 snprintf(errstr, errstr_size,
                          "cannot reach the Kafka brokers: %s%s%s",
@@ -158,8 +158,8 @@ void tg_client_destroy(tg_client_t *cl)
                 return;
         /* Dropped messages get a delivery report with __PURGE_QUEUE: serve
          * them so the caller's counts add up. */
-        rd_kafka_purge(cl->rk, RD_KAFKA_PURGE_F_QUEUE |
-                                       RD_KAFKA_PURGE_F_INFLIGHT);
+        rd_kafka_purge(cl->rk,
+                       RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         rd_kafka_poll(cl->rk, 0);
         rd_kafka_destroy(cl->rk);
         free(cl);

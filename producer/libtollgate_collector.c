@@ -22,13 +22,13 @@ static int open_consumer(tg_collector_t *co, const tg_client_conf_t *conf,
                          char *errstr, size_t size)
 {
         const char *const props[][2] = {
-                {"isolation.level", "read_committed"},
-                {"enable.partition.eof", "true"},
-                {"fetch.wait.max.ms", "100"},
-                {NULL, NULL},
+            {"isolation.level", "read_committed"},
+            {"enable.partition.eof", "true"},
+            {"fetch.wait.max.ms", "100"},
+            {NULL, NULL},
         };
-        rd_kafka_conf_t *kc = tg_kconf_new(conf, "consumer", props, errstr,
-                                           size);
+        rd_kafka_conf_t *kc =
+            tg_kconf_new(conf, "consumer", props, errstr, size);
 
         if (!kc)
                 return -1;
@@ -78,8 +78,8 @@ static int start_partitions(tg_collector_t *co, char *errstr, size_t size)
                 if (rd_kafka_consume_start_queue(co->rkt, co->started,
                                                  RD_KAFKA_OFFSET_BEGINNING,
                                                  co->q) == -1) {
-                        snprintf(errstr, size, "consume %s [%d]: %s",
-                                 co->topic, (int)co->started,
+                        snprintf(errstr, size, "consume %s [%d]: %s", co->topic,
+                                 (int)co->started,
                                  rd_kafka_err2str(rd_kafka_last_error()));
                         return -1;
                 }
@@ -88,8 +88,8 @@ static int start_partitions(tg_collector_t *co, char *errstr, size_t size)
 }
 
 tg_collector_t *tg_collector_new(const tg_client_conf_t *conf,
-                                 const char *const *ids, size_t n,
-                                 char *errstr, size_t errstr_size)
+                                 const char *const *ids, size_t n, char *errstr,
+                                 size_t errstr_size)
 {
         tg_collector_t *co = calloc(1, sizeof(*co));
 

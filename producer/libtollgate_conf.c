@@ -21,12 +21,12 @@ void tg_client_conf_from_config(tg_client_conf_t *conf, const tg_config_t *c)
         conf->n_props = c->n_x;
 }
 
-void tg_kconf_topic(const tg_client_conf_t *conf, const char *name,
-                    char *out, size_t size)
+void tg_kconf_topic(const tg_client_conf_t *conf, const char *name, char *out,
+                    size_t size)
 {
         const char *full = strcmp(name, "requests") == 0
-                                   ? conf->topic
-                                   : conf->completions_topic;
+                               ? conf->topic
+                               : conf->completions_topic;
 
         if (full && *full)
                 snprintf(out, size, "%s", full);
@@ -74,10 +74,10 @@ rd_kafka_conf_t *tg_kconf_new(const tg_client_conf_t *conf, const char *who,
 {
         rd_kafka_conf_t *kc = rd_kafka_conf_new();
         const char *const base[][2] = {
-                {"bootstrap.servers", conf->brokers},
-                {"client.id",
-                 conf->client_id ? conf->client_id : "tollgate-submit"},
-                {NULL, NULL},
+            {"bootstrap.servers", conf->brokers},
+            {"client.id",
+             conf->client_id ? conf->client_id : "tollgate-submit"},
+            {NULL, NULL},
         };
 
         /* The caller's defaults go before -X so that a user can still

@@ -39,8 +39,8 @@ int tg_kconf_set_all(rd_kafka_conf_t *kc, const char *const (*kv)[2],
                      char *errstr, size_t errstr_size);
 
 /* The requests or completions topic name for conf into out. */
-void tg_kconf_topic(const tg_client_conf_t *conf, const char *name,
-                    char *out, size_t size);
+void tg_kconf_topic(const tg_client_conf_t *conf, const char *name, char *out,
+                    size_t size);
 
 /* ---- libtollgate_idset.c: requestId -> completion, open addressing ---- */
 
@@ -76,8 +76,8 @@ struct tg_collector {
         rd_kafka_queue_t *q;
         char topic[512];
         int32_t n_parts;
-        int32_t started;        /* partitions consume_start'ed */
-        unsigned char *at_end;  /* per partition: EOF seen once */
+        int32_t started;       /* partitions consume_start'ed */
+        unsigned char *at_end; /* per partition: EOF seen once */
         int32_t n_at_end;
         tg_idset_t set;
         char last_error[256];

@@ -20,8 +20,9 @@
 static int too_big(size_t len, size_t max, const char *what, char *errstr,
                    size_t size)
 {
-        snprintf(errstr, size, "request is %zu bytes%s, over the %zu-byte limit",
-                 len, what, max);
+        snprintf(errstr, size,
+                 "request is %zu bytes%s, over the %zu-byte limit", len, what,
+                 max);
         return -1;
 }
 
@@ -60,8 +61,8 @@ static size_t envelope(const tg_prepared_t *p, char *out, size_t size)
         int n = 0;
 
         if (p->filled_id)
-                n += snprintf(out, size, "\"requestId\":\"%s\",",
-                              p->request_id);
+                n +=
+                    snprintf(out, size, "\"requestId\":\"%s\",", p->request_id);
         if (p->filled_timestamp) {
                 tg_time_format_us(tg_time_now_us(), ts, sizeof(ts));
                 n += snprintf(out + n, size - (size_t)n,
@@ -70,8 +71,8 @@ static size_t envelope(const tg_prepared_t *p, char *out, size_t size)
         return (size_t)n;
 }
 
-static int splice(const char *json, size_t len, size_t max,
-                  tg_prepared_t *out, char *errstr, size_t size)
+static int splice(const char *json, size_t len, size_t max, tg_prepared_t *out,
+                  char *errstr, size_t size)
 {
         char head[TG_ID_SIZE + 80];
         size_t hl = envelope(out, head, sizeof(head));

@@ -14,11 +14,11 @@ tg_submit_result_t tg_client_produce(tg_client_t *cl, const tg_prepared_t *p,
 
         for (;;) {
                 err = rd_kafka_producev(
-                        cl->rk, RD_KAFKA_V_TOPIC(cl->topic),
-                        RD_KAFKA_V_KEY(p->request_id, strlen(p->request_id)),
-                        RD_KAFKA_V_VALUE((void *)p->json, p->len),
-                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                        RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
+                    cl->rk, RD_KAFKA_V_TOPIC(cl->topic),
+                    RD_KAFKA_V_KEY(p->request_id, strlen(p->request_id)),
+                    RD_KAFKA_V_VALUE((void *)p->json, p->len),
+                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                    RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
                 if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL ||
                     waited >= QUEUE_FULL_WAIT_MS)
                         break;
@@ -51,9 +51,8 @@ tg_submit_result_t tg_client_submit(tg_client_t *cl, const char *json,
         tg_prepared_t p;
         tg_submit_result_t r;
 
-        if (tg_submit_prepare(json, len, default_id, cl->max_bytes,
-                              cl->catalog, &p, errstr,
-                              errstr_size) != TG_PARSE_OK)
+        if (tg_submit_prepare(json, len, default_id, cl->max_bytes, cl->catalog,
+                              &p, errstr, errstr_size) != TG_PARSE_OK)
                 return TG_SUBMIT_INVALID;
         if (request_id_out)
                 memcpy(request_id_out, p.request_id, sizeof(p.request_id));

@@ -55,8 +55,8 @@ static int load_config(tgs_t *s, int argc, char **argv)
         /* The config's catalog defaults to the worker's; here a catalog
          * check happens only when one is named. */
         tg_config_set(s->cfg, "catalog", "", err, sizeof(err));
-        rc = tg_config_load(s->cfg, TG_OPT_KAFKA, &argc, argv, err,
-                            sizeof(err));
+        rc =
+            tg_config_load(s->cfg, TG_OPT_KAFKA, &argc, argv, err, sizeof(err));
         if (rc == 1 && help)
                 tgs_usage_tail(stdout);
         if (rc)
@@ -79,15 +79,14 @@ static int open_input(tgs_t *s)
         if (s->o.input) {
                 s->fd_in = open(s->o.input, O_RDONLY | O_CLOEXEC);
                 if (s->fd_in < 0) {
-                        fprintf(stderr, "tollgate-submit: %s: %s\n",
-                                s->o.input, strerror(errno));
+                        fprintf(stderr, "tollgate-submit: %s: %s\n", s->o.input,
+                                strerror(errno));
                         return -1;
                 }
         }
         if (fstat(s->fd_in, &st) == 0 && S_ISREG(st.st_mode))
                 s->in_size = (uint64_t)st.st_size;
-        s->reader = tg_lines_new(s->fd_in,
-                                 (size_t)s->cfg->max_request_bytes);
+        s->reader = tg_lines_new(s->fd_in, (size_t)s->cfg->max_request_bytes);
         if (!s->reader) {
                 fprintf(stderr, "tollgate-submit: out of memory\n");
                 return -1;
@@ -102,8 +101,8 @@ static int open_sidecar(tgs_t *s)
 
         if (s->o.ids_file)
                 path = strdup(s->o.ids_file);
-        else if (s->o.input && asprintf(&path, "%s.tollgate-ids",
-                                        s->o.input) < 0)
+        else if (s->o.input &&
+                 asprintf(&path, "%s.tollgate-ids", s->o.input) < 0)
                 path = NULL;
         rc = tgs_sidecar_open(&s->sidecar, path);
         free(path);
@@ -120,14 +119,14 @@ static int open_kafka(tgs_t *s)
         s->cconf.on_delivery = tgs_on_delivery;
         s->cconf.opaque = s;
         if (s->o.catalog) {
-                s->catalog = tg_catalog_load_file(s->o.catalog, err,
-                                                  sizeof(err));
+                s->catalog =
+                    tg_catalog_load_file(s->o.catalog, err, sizeof(err));
                 if (!s->catalog)
                         goto err;
                 s->cconf.catalog = s->catalog;
         }
         s->client = tg_client_new(&s->cconf, err, sizeof(err));
-        if (!s->client || tg_client_check(s->client, 15000, err, sizeof(err)))
+        if (!s->client || tg_client_check(s->client, 10000, err, sizeof(err)))
                 goto err;
         return 0;
 err:
@@ -148,12 +147,23 @@ static void cleanup(tgs_t *s)
         tg_config_destroy(s->cfg);
 }
 
+static void say_resuming(const tgs_t *s)
+{
+        if (s->o.quiet || s->o.wait || s->sidecar.n_ids == 0)
+                return;
+        fprintf(stderr,
+                "reusing the requestIds of %lld lines recorded in %s (with "
+                "--wait, requests already completed would be skipped)\n",
+                (long long)s->sidecar.n_ids, s->sidecar.path);
+}
+
 static int run(tgs_t *s)
 {
         int rc;
 
         if (open_input(s) || open_kafka(s) || open_sidecar(s))
                 return TGS_EXIT_ERROR;
+        say_resuming(s);
         install_signals();
         tgs_progress_init(&s->progress, &s->o);
         if (s->o.wait && (tgs_wait_open(s) || tgs_resume_scan(s)))

@@ -13,9 +13,10 @@
 #include "tollgate.h"
 
 /* Exit codes, as --help documents them. */
-#define TGS_EXIT_OK          0
-#define TGS_EXIT_ERROR       1 /* I/O, Kafka; without --wait also any
-                                * rejected or undelivered line */
+#define TGS_EXIT_OK 0
+#define TGS_EXIT_ERROR                                                         \
+        1 /* I/O, Kafka; without --wait also any                               \
+           * rejected or undelivered line */
 #define TGS_EXIT_USAGE       2
 #define TGS_EXIT_NOT_OK      3 /* --wait: some rejected/failed/invalid */
 #define TGS_EXIT_MISSING     4 /* --wait: some without completion */
@@ -47,11 +48,11 @@ void tgs_usage_tail(FILE *out);
 
 typedef struct tgs_sidecar {
         char *path;
-        char **ids;     /* ids read at start, one per input line; NULL for
-                         * a line that had none (blank, invalid) */
+        char **ids; /* ids read at start, one per input line; NULL for
+                     * a line that had none (blank, invalid) */
         int64_t n_ids;
-        int64_t n_lines; /* lines in the file now */
-        int fd;          /* appending; -1 when there is no sidecar */
+        int64_t n_lines;     /* lines in the file now */
+        int fd;              /* appending; -1 when there is no sidecar */
         int64_t *patch_line; /* lines whose recorded "none" became an id */
         char **patch_id;
         size_t n_patch;
@@ -95,7 +96,6 @@ typedef enum tgs_kind {
         TGS_SUBMITTED,
         TGS_SKIPPED, /* had a completion already (resume) */
         TGS_UNDELIVERED,
-        TGS_UNSENT, /* not read: interrupted or a fatal error */
 } tgs_kind_t;
 
 /* One input line, kept only with --wait (output is in input order). */

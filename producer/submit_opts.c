@@ -7,6 +7,8 @@
 
 #include "submit.h"
 
+/* The help text is laid out as it prints. */
+/* clang-format off */
 void tgs_usage_head(FILE *out)
 {
         fprintf(out,
@@ -15,9 +17,9 @@ void tgs_usage_head(FILE *out)
 "Reads JSONL requests (one per line; FILE, or stdin when FILE is - or\n"
 "absent), validates each with the worker's rules, fills requestId (a UUID)\n"
 "and timestamp (now, RFC 3339 UTC) when absent, and produces them to the\n"
-"requests topic with an idempotent producer, keyed by requestId. Invalid\n"
-"lines are reported as `line N: <reason>` on stderr and not produced;\n"
-"blank lines are skipped. A summary ends the run:\n"
+"requests topic with an idempotent producer (acks=all), keyed by requestId.\n"
+"Invalid lines are reported as `line N: <reason>` on stderr and not\n"
+"produced; blank lines are skipped. A summary ends the run:\n"
 "  submitted 998, rejected 2 (invalid), undelivered 0\n"
 "\n");
 }
@@ -28,8 +30,8 @@ void tgs_usage_tail(FILE *out)
 "\n"
 "Submit options:\n"
 "  --topic T              the requests topic, in full (default\n"
-"                         PREFIX.requests); completions are read from\n"
-"                         PREFIX.completions\n"
+"                         PREFIX.requests); completions are still read\n"
+"                         from PREFIX.completions\n"
 "  --catalog FILE         also reject unknown models now (without it the\n"
 "                         worker answers them `invalid`)\n"
 "  --wait                 then collect the completions of the submitted\n"
@@ -40,19 +42,22 @@ void tgs_usage_tail(FILE *out)
 "  --max-rate N           submit at most N lines per second\n"
 "  --progress-interval S  seconds between progress reports (default 0.1 on\n"
 "                         a terminal, 5 otherwise)\n"
-"  --quiet                no progress and no summary; errors still shown\n"
+"  -q, --quiet            no progress and no summary; errors still shown\n"
 "\n"
 "Progress and the summary go to stderr. On a terminal the progress is one\n"
 "line redrawn in place; otherwise a plain line every 5 seconds.\n"
 "Lines longer than --max-request-bytes (default 1 MiB) are rejected\n"
 "without being read into memory.\n"
 "\n"
-"--wait output: one line per input line, in input order, so output line N\n"
-"answers input line N: the completion event as the worker published it;\n"
-"for a line rejected here {\"line\":N,\"status\":\"invalid\",\"reason\":...};\n"
-"for one without completion by --timeout {\"line\":N,\"requestId\":...,\n"
-"\"status\":\"missing\"}; for one Kafka did not take {..., \"status\":\n"
-"\"undelivered\"}; for a blank line an empty line.\n"
+"--wait output: one line per input line, in input order, so that output\n"
+"line N answers input line N:\n"
+"  a request:       its completion event as the worker published it\n"
+"  an invalid line: {\"line\":N,\"status\":\"invalid\",\"reason\":\"...\"}\n"
+"  no completion by --timeout:\n"
+"                   {\"line\":N,\"requestId\":\"...\",\"status\":\"missing\",...}\n"
+"  not taken by Kafka:\n"
+"                   {\"line\":N,\"requestId\":\"...\",\"status\":\"undelivered\",...}\n"
+"  a blank line:    an empty line\n"
 "\n"
 "Resume: for FILE input, the requestId of every line is recorded in\n"
 "FILE.tollgate-ids (one per line, aligned with FILE, empty for blank and\n"
@@ -60,9 +65,10 @@ void tgs_usage_tail(FILE *out)
 "end and on interruption. A later run on the same FILE reuses those ids\n"
 "instead of making new UUIDs, so a request is never submitted under two\n"
 "ids; with --wait it first scans the completions topic and submits only\n"
-"the requests that have no completion yet (the summary says how many were\n"
-"skipped). Delete the ids file to start afresh. For stdin there is no ids\n"
-"file unless --ids-file FILE names one.\n"
+"the requests without a completion yet (the summary says how many were\n"
+"skipped; a request still in a worker's hands is sent again, and the\n"
+"worker's idempotency makes that harmless). Delete the ids file to start\n"
+"afresh. For stdin there is no ids file unless --ids-file FILE names one.\n"
 "\n"
 "Interrupting (SIGINT, SIGTERM) stops reading, waits for Kafka to confirm\n"
 "what was already produced, says which line was the last submitted and\n"
@@ -77,6 +83,7 @@ void tgs_usage_tail(FILE *out)
 "  4    --wait: some requests had no completion by --timeout\n"
 "  130  interrupted\n");
 }
+/* clang-format on */
 
 enum {
         OPT_TOPIC = 1000,
@@ -136,8 +143,9 @@ static int one_opt(tgs_opts_t *o, int c, const char *arg)
 static int positional(tgs_opts_t *o, int argc, char **argv)
 {
         if (argc - optind > 1) {
-                fprintf(stderr, "tollgate-submit: one input FILE at most, "
-                                "got \"%s\" and \"%s\"\n",
+                fprintf(stderr,
+                        "tollgate-submit: one input FILE at most, "
+                        "got \"%s\" and \"%s\"\n",
                         argv[optind], argv[optind + 1]);
                 return -1;
         }
@@ -153,15 +161,15 @@ static int positional(tgs_opts_t *o, int argc, char **argv)
 int tgs_opts_parse(tgs_opts_t *o, int argc, char **argv)
 {
         static const struct option longs[] = {
-                {"topic", required_argument, NULL, OPT_TOPIC},
-                {"wait", no_argument, NULL, OPT_WAIT},
-                {"out", required_argument, NULL, OPT_OUT},
-                {"timeout", required_argument, NULL, OPT_TIMEOUT},
-                {"quiet", no_argument, NULL, OPT_QUIET},
-                {"ids-file", required_argument, NULL, OPT_IDS_FILE},
-                {"max-rate", required_argument, NULL, OPT_RATE},
-                {"progress-interval", required_argument, NULL, OPT_PROGRESS},
-                {NULL, 0, NULL, 0},
+            {"topic", required_argument, NULL, OPT_TOPIC},
+            {"wait", no_argument, NULL, OPT_WAIT},
+            {"out", required_argument, NULL, OPT_OUT},
+            {"timeout", required_argument, NULL, OPT_TIMEOUT},
+            {"quiet", no_argument, NULL, OPT_QUIET},
+            {"ids-file", required_argument, NULL, OPT_IDS_FILE},
+            {"max-rate", required_argument, NULL, OPT_RATE},
+            {"progress-interval", required_argument, NULL, OPT_PROGRESS},
+            {NULL, 0, NULL, 0},
         };
         int c;
 

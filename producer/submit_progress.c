@@ -34,14 +34,14 @@ static void fmt_eta(double secs, char *out, size_t size)
         if (secs < 0 || secs > 360000)
                 snprintf(out, size, "?");
         else if (s >= 3600)
-                snprintf(out, size, "%ld:%02ld:%02ld", s / 3600,
-                         s / 60 % 60, s % 60);
+                snprintf(out, size, "%ld:%02ld:%02ld", s / 3600, s / 60 % 60,
+                         s % 60);
         else
                 snprintf(out, size, "%ld:%02ld", s / 60, s % 60);
 }
 
-static void draw_tty(const char *what, int64_t done, double frac,
-                     double rate, const char *eta)
+static void draw_tty(const char *what, int64_t done, double frac, double rate,
+                     const char *eta)
 {
         char bar[BAR + 1];
         int fill = frac < 0 ? 0 : (int)(frac * BAR + 0.5);

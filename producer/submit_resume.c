@@ -29,8 +29,8 @@ static int scan(tgs_t *s)
                         return -1;
                 }
                 tgs_progress_show(&s->progress, "completions found",
-                                  (int64_t)tg_collector_found(s->collector),
-                                  -1, 0);
+                                  (int64_t)tg_collector_found(s->collector), -1,
+                                  0);
         }
         tgs_progress_clear(&s->progress);
         return tgs_stop ? -1 : 0;

@@ -100,9 +100,9 @@ static int produce(tgs_t *s, int64_t lineno, const tg_prepared_t *p)
         }
         s->produced++;
         s->last_submitted = lineno;
-        if (s->o.wait && (!tgs_line_add(s, lineno, TGS_SUBMITTED,
-                                        p->request_id, NULL) ||
-                          tg_collector_add(s->collector, p->request_id)))
+        if (s->o.wait &&
+            (!tgs_line_add(s, lineno, TGS_SUBMITTED, p->request_id, NULL) ||
+             tg_collector_add(s->collector, p->request_id)))
                 return -1;
         return 0;
 }
@@ -121,14 +121,14 @@ static int handle_line(tgs_t *s, const tg_line_t *l)
                 return reject(s, l->lineno, err);
         }
         if (blank(l)) {
-                if (s->o.wait && !tgs_line_add(s, l->lineno, TGS_BLANK,
-                                               NULL, NULL))
+                if (s->o.wait &&
+                    !tgs_line_add(s, l->lineno, TGS_BLANK, NULL, NULL))
                         return -1;
                 return tgs_sidecar_note(&s->sidecar, l->lineno, NULL);
         }
         if (tg_submit_prepare(l->data, l->len, old,
-                              (size_t)s->cfg->max_request_bytes, s->catalog,
-                              &p, err, sizeof(err)) != TG_PARSE_OK)
+                              (size_t)s->cfg->max_request_bytes, s->catalog, &p,
+                              err, sizeof(err)) != TG_PARSE_OK)
                 return reject(s, l->lineno, err);
         rc = check_recorded(s, l->lineno, old, &p);
         if (rc == 0)
@@ -152,11 +152,12 @@ static void throttle(tgs_t *s, int64_t lines_read)
                 tg_client_poll(s->client, 50);
         if (s->o.max_rate <= 0)
                 return;
-        due = s->progress.t0_us + (int64_t)((double)lines_read * 1e6 /
-                                            s->o.max_rate);
+        due = s->progress.t0_us +
+              (int64_t)((double)lines_read * 1e6 / s->o.max_rate);
         while (!tgs_stop && (wait_us = due - tg_mono_us()) > 0)
-                tg_client_poll(s->client,
-                               wait_us > 100000 ? 100 : (int)(wait_us / 1000) + 1);
+                tg_client_poll(s->client, wait_us > 100000
+                                              ? 100
+                                              : (int)(wait_us / 1000) + 1);
 }
 
 static double fraction(const tgs_t *s)
@@ -232,8 +233,8 @@ static void drain(tgs_t *s)
                                 tg_client_inflight(s->client, NULL));
                         said = 1;
                 }
-                tgs_progress_show(&s->progress, "confirmed", s->delivered,
-                                  -1, 0);
+                tgs_progress_show(&s->progress, "confirmed", s->delivered, -1,
+                                  0);
         }
 }
 
@@ -250,9 +251,14 @@ static void report_interrupt(tgs_t *s)
                         last = line.lineno;
                 }
         }
-        fprintf(stderr, "tollgate-submit: interrupted: last submitted line "
-                        "%lld; ",
-                (long long)s->last_submitted);
+        if (s->last_submitted)
+                fprintf(stderr,
+                        "tollgate-submit: interrupted: last submitted "
+                        "line %lld; ",
+                        (long long)s->last_submitted);
+        else
+                fprintf(stderr, "tollgate-submit: interrupted: no line "
+                                "submitted; ");
         if (!s->in_size)
                 fprintf(stderr, "the rest of the input was not read\n");
         else if (rest)
@@ -267,8 +273,9 @@ static void summary(tgs_t *s)
 {
         if (s->o.quiet)
                 return;
-        fprintf(stderr, "submitted %lld, rejected %lld (invalid), "
-                        "undelivered %lld",
+        fprintf(stderr,
+                "submitted %lld, rejected %lld (invalid), "
+                "undelivered %lld",
                 (long long)s->delivered, (long long)s->rejected,
                 (long long)s->undelivered);
         if (s->skipped)

@@ -93,14 +93,13 @@ int tgs_sidecar_open(tgs_sidecar_t *sc, const char *path)
 
 const char *tgs_sidecar_id(const tgs_sidecar_t *sc, int64_t lineno)
 {
-        return lineno >= 1 && lineno <= sc->n_ids ? sc->ids[lineno - 1]
-                                                  : NULL;
+        return lineno >= 1 && lineno <= sc->n_ids ? sc->ids[lineno - 1] : NULL;
 }
 
 static int add_patch(tgs_sidecar_t *sc, int64_t lineno, const char *id)
 {
-        int64_t *lines = realloc(sc->patch_line,
-                                 sizeof(*lines) * (sc->n_patch + 1));
+        int64_t *lines =
+            realloc(sc->patch_line, sizeof(*lines) * (sc->n_patch + 1));
         char **ids;
 
         if (!lines)

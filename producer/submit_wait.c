@@ -32,9 +32,9 @@ static int collect(tgs_t *s)
                         return -1;
                 }
                 tgs_progress_show(
-                        &s->progress, "completed",
-                        (int64_t)tg_collector_found(s->collector),
-                        (double)tg_collector_found(s->collector) / wanted, 0);
+                    &s->progress, "completed",
+                    (int64_t)tg_collector_found(s->collector),
+                    (double)tg_collector_found(s->collector) / wanted, 0);
         }
         tgs_progress_clear(&s->progress);
         return 0;
@@ -64,8 +64,7 @@ static void count_status(tally_t *t, const char *status)
 
 /* A worker's completion, passed through as published; re-dumped only if
  * it spans lines, which would break JSONL. */
-static void put_completion(FILE *out, tally_t *t, const char *json,
-                           size_t len)
+static void put_completion(FILE *out, tally_t *t, const char *json, size_t len)
 {
         json_t *doc = json_loadb(json, len, 0, NULL);
         json_t *st = json_object_get(doc, "status");
@@ -85,9 +84,10 @@ static void put_missing(tgs_t *s, FILE *out, tally_t *t, int64_t lineno,
         char reason[64];
 
         t->missing++;
-        snprintf(reason, sizeof(reason), tgs_stop ? "interrupted"
-                                                   : "no completion within "
-                                                     "%g s",
+        snprintf(reason, sizeof(reason),
+                 tgs_stop ? "interrupted"
+                          : "no completion within "
+                            "%g s",
                  s->o.timeout_s);
         put_record(out, json_pack("{s:I, s:s, s:s, s:s}", "line",
                                   (json_int_t)lineno, "requestId", l->id,
@@ -102,19 +102,18 @@ static void put_line(tgs_t *s, FILE *out, tally_t *t, int64_t lineno,
 
         switch (l->kind) {
         case TGS_BLANK:
-        case TGS_UNSENT:
                 fputc('\n', out);
                 return;
         case TGS_INVALID:
                 t->invalid++;
-                return put_record(out, json_pack("{s:I, s:s, s:s}", "line",
-                                                 (json_int_t)lineno, "status",
-                                                 "invalid", "reason",
-                                                 l->reason));
+                return put_record(out,
+                                  json_pack("{s:I, s:s, s:s}", "line",
+                                            (json_int_t)lineno, "status",
+                                            "invalid", "reason", l->reason));
         case TGS_UNDELIVERED:
                 t->undelivered++;
-                return put_record(out, json_pack("{s:I, s:s, s:s, s:s}",
-                                                 "line", (json_int_t)lineno,
+                return put_record(out, json_pack("{s:I, s:s, s:s, s:s}", "line",
+                                                 (json_int_t)lineno,
                                                  "requestId", l->id, "status",
                                                  "undelivered", "reason",
                                                  l->reason ? l->reason : ""));

@@ -99,15 +99,15 @@ typedef void(tg_delivery_cb)(const char *request_id, const char *error,
                              void *msg_opaque, void *opaque);
 
 typedef struct tg_client_conf {
-        const char *brokers;           /* bootstrap.servers */
-        const char *topic_prefix;      /* "tollgate" */
-        const char *topic;             /* requests topic; NULL: PREFIX.requests */
+        const char *brokers;      /* bootstrap.servers */
+        const char *topic_prefix; /* "tollgate" */
+        const char *topic;        /* requests topic; NULL: PREFIX.requests */
         const char *completions_topic; /* NULL: PREFIX.completions */
         size_t max_request_bytes;      /* 0: TG_REQUEST_SIZE_DEFAULT */
         const tg_catalog_t *catalog;   /* borrowed; NULL: models unchecked */
-        const tg_kv_t *props; /* borrowed librdkafka properties (-X); a
-                               * "producer." or "consumer." prefix applies
-                               * one to that client only */
+        const tg_kv_t *props;          /* borrowed librdkafka properties (-X); a
+                                        * "producer." or "consumer." prefix applies
+                                        * one to that client only */
         size_t n_props;
         const char *client_id; /* "tollgate-submit" */
         tg_delivery_cb *on_delivery;
@@ -121,10 +121,10 @@ void tg_client_conf_init(tg_client_conf_t *conf);
  * limit, -X properties). conf borrows c's strings: keep c alive. */
 void tg_client_conf_from_config(tg_client_conf_t *conf, const tg_config_t *c);
 
-/* An idempotent producer (enable.idempotence=true, acks=all). conf is
- * copied, its strings are duplicated; catalog and the callback's opaque stay
- * borrowed. Returns NULL with errstr on a bad property. Does not contact
- * the brokers: see tg_client_check. */
+/* An idempotent producer (enable.idempotence=true, acks=all). conf is read
+ * during the call only, except catalog and opaque, which stay borrowed.
+ * Returns NULL with errstr on a bad property. Does not contact the brokers:
+ * see tg_client_check. */
 tg_client_t *tg_client_new(const tg_client_conf_t *conf, char *errstr,
                            size_t errstr_size);
 
@@ -190,8 +190,8 @@ typedef struct tg_collector tg_collector_t;
  * are copied. Returns NULL with errstr when the topic has no partitions or
  * the brokers cannot be reached within about 10 s. */
 tg_collector_t *tg_collector_new(const tg_client_conf_t *conf,
-                                 const char *const *ids, size_t n,
-                                 char *errstr, size_t errstr_size);
+                                 const char *const *ids, size_t n, char *errstr,
+                                 size_t errstr_size);
 
 /* Adds a requestId to look for (duplicates are one). Completions that were
  * read before it was added are not looked at again: add an id before the

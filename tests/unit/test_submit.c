@@ -9,10 +9,10 @@
 
 /* Numbers and spacing a jansson re-dump would change. */
 static const char *BARE =
-        "{\"model\": \"nova-lite\", \"prompt\": {\"messages\": [{\"role\": "
-        "\"user\", \"content\": \"caf\\u00e9 \\/ \\\"hi\\\"\"}], "
-        "\"parameters\": {\"max_tokens\": 64, \"temperature\": 0.9, "
-        "\"top_p\": 1e-1}}, \"tags\": {\"applicationId\": \"app\"}}";
+    "{\"model\": \"nova-lite\", \"prompt\": {\"messages\": [{\"role\": "
+    "\"user\", \"content\": \"caf\\u00e9 \\/ \\\"hi\\\"\"}], "
+    "\"parameters\": {\"max_tokens\": 64, \"temperature\": 0.9, "
+    "\"top_p\": 1e-1}}, \"tags\": {\"applicationId\": \"app\"}}";
 
 static json_t *load(const char *s, size_t len)
 {
@@ -26,9 +26,9 @@ static void test_fills_id_and_timestamp(void)
         int64_t us;
         size_t n = strlen(BARE);
 
-        CHECK_INT(tg_submit_prepare(BARE, n, NULL, 0, NULL, &p, err,
-                                    sizeof(err)),
-                  TG_PARSE_OK);
+        CHECK_INT(
+            tg_submit_prepare(BARE, n, NULL, 0, NULL, &p, err, sizeof(err)),
+            TG_PARSE_OK);
         CHECK(p.filled_id && p.filled_timestamp);
         CHECK_INT(strlen(p.request_id), 36);
         CHECK(tg_request_id_valid(p.request_id, strlen(p.request_id)));
@@ -36,9 +36,9 @@ static void test_fills_id_and_timestamp(void)
         CHECK(out != NULL);
         CHECK_STR(json_string_value(json_object_get(out, "requestId")),
                   p.request_id);
-        CHECK(tg_time_parse_rfc3339(json_string_value(json_object_get(
-                                            out, "timestamp")),
-                                    &us) == 0);
+        CHECK(tg_time_parse_rfc3339(
+                  json_string_value(json_object_get(out, "timestamp")), &us) ==
+              0);
         CHECK(llabs(us - tg_time_now_us()) < 60 * 1000000LL);
         json_object_del(out, "requestId");
         json_object_del(out, "timestamp");
@@ -46,8 +46,8 @@ static void test_fills_id_and_timestamp(void)
         /* Everything but the two spliced fields is the input, byte for
          * byte: "{" + fields + the rest. */
         CHECK_INT(p.json[0], '{');
-        CHECK(p.len > n && memcmp(p.json + (p.len - n) + 1, BARE + 1,
-                                  n - 1) == 0);
+        CHECK(p.len > n &&
+              memcmp(p.json + (p.len - n) + 1, BARE + 1, n - 1) == 0);
         json_decref(out);
         json_decref(in);
         tg_prepared_release(&p);
@@ -74,8 +74,8 @@ static void test_keeps_existing(void)
         CHECK(p.json == full && p.buf == NULL); /* produced as it came */
         tg_prepared_release(&p);
 
-        CHECK_INT(tg_submit_prepare(id_only, strlen(id_only), NULL, 0, NULL,
-                                    &p, err, sizeof(err)),
+        CHECK_INT(tg_submit_prepare(id_only, strlen(id_only), NULL, 0, NULL, &p,
+                                    err, sizeof(err)),
                   TG_PARSE_OK);
         CHECK_STR(p.request_id, "mine-2");
         CHECK(!p.filled_id && p.filled_timestamp);
@@ -99,8 +99,8 @@ static void test_default_id(void)
         CHECK(strstr(p.json, "\"requestId\":\"resumed-7\"") != NULL);
         tg_prepared_release(&p);
         /* A damaged id is not used: a fresh UUID is. */
-        CHECK_INT(tg_submit_prepare(BARE, strlen(BARE), "bad id", 0, NULL,
-                                    &p, err, sizeof(err)),
+        CHECK_INT(tg_submit_prepare(BARE, strlen(BARE), "bad id", 0, NULL, &p,
+                                    err, sizeof(err)),
                   TG_PARSE_OK);
         CHECK_INT(strlen(p.request_id), 36);
         tg_prepared_release(&p);
@@ -128,8 +128,8 @@ static void expect(const char *json, tg_parse_result_t want,
 static void test_invalid(void)
 {
         char err[256];
-        tg_catalog_t *cat = tg_catalog_load_file("worker/catalog.json", err,
-                                                 sizeof(err));
+        tg_catalog_t *cat =
+            tg_catalog_load_file("worker/catalog.json", err, sizeof(err));
         const char *unknown = "{\"model\":\"gpt-9\",\"prompt\":{\"messages\":"
                               "[{\"role\":\"user\",\"content\":\"x\"}]},"
                               "\"tags\":{\"applicationId\":\"a\"}}";
@@ -149,7 +149,8 @@ static void test_invalid(void)
         expect("{\"model\":", TG_PARSE_NOT_JSON, NULL, "not a JSON object");
         /* Unknown models: only with a catalog. */
         CHECK(cat != NULL);
-        expect(unknown, TG_PARSE_INVALID, cat, "model: unknown model \"gpt-9\"");
+        expect(unknown, TG_PARSE_INVALID, cat,
+               "model: unknown model \"gpt-9\"");
         expect(unknown, TG_PARSE_OK, NULL, "");
         tg_catalog_destroy(cat);
 }
@@ -179,9 +180,9 @@ static void test_size_cap(void)
         tg_prepared_t p;
         char err[256] = "";
 
-        CHECK_INT(tg_submit_prepare(at, 1000, NULL, 1000, NULL, &p, err,
-                                    sizeof(err)),
-                  TG_PARSE_OK);
+        CHECK_INT(
+            tg_submit_prepare(at, 1000, NULL, 1000, NULL, &p, err, sizeof(err)),
+            TG_PARSE_OK);
         tg_prepared_release(&p);
         CHECK_INT(tg_submit_prepare(over, 1001, NULL, 1000, NULL, &p, err,
                                     sizeof(err)),
@@ -211,8 +212,8 @@ static int temp_input(const char *data, size_t len)
         return fd;
 }
 
-static void next_is(tg_lines_t *r, int64_t lineno, const char *text,
-                    int over, size_t len)
+static void next_is(tg_lines_t *r, int64_t lineno, const char *text, int over,
+                    size_t len)
 {
         tg_line_t l;
 
