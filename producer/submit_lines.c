@@ -4,13 +4,21 @@
 
 #include "submit.h"
 
-/* Lines arrive in order, so lineno is always n_lines + 1. Returns the
- * record, or NULL on ENOMEM (printed). */
+/* Every line read gets a record, in order: record N-1 is line N, which is
+ * how a delivery report finds its line. Returns the record, or NULL on
+ * ENOMEM (printed). */
 tgs_line_t *tgs_line_add(tgs_t *s, int64_t lineno, tgs_kind_t kind,
                          const char *id, const char *reason)
 {
         tgs_line_t *l;
 
+        if (lineno != s->n_lines + 1) {
+                fprintf(stderr,
+                        "tollgate-submit: line %lld recorded out of "
+                        "order\n",
+                        (long long)lineno);
+                return NULL;
+        }
         if ((size_t)s->n_lines == s->cap_lines) {
                 size_t cap = s->cap_lines ? s->cap_lines * 2 : 1024;
                 l = realloc(s->lines, cap * sizeof(*l));
@@ -25,7 +33,6 @@ tgs_line_t *tgs_line_add(tgs_t *s, int64_t lineno, tgs_kind_t kind,
         l->reason = reason ? strdup(reason) : NULL;
         if ((id && !l->id) || (reason && !l->reason))
                 goto oom;
-        (void)lineno;
         return l;
 oom:
         fprintf(stderr, "tollgate-submit: out of memory\n");

@@ -8,7 +8,7 @@ completion at all); anything else completes.
 """
 
 import json
-import os
+import re
 import signal
 import subprocess
 import threading
@@ -271,7 +271,6 @@ def test_sigint_then_resume(submit_bin, brokers, topics, tmp_path):
     rc, err = interrupt_after_first_progress(cmd)
 
     assert rc == 130, err
-    import re
     m = re.search(r"interrupted: last submitted line (\d+); (\d+) lines not "
                   r"submitted", err)
     assert m, err
