@@ -85,4 +85,4 @@ tollgate-ledger reconcile
 step "done"
 echo "completions: $RUN/completions.jsonl"
 echo "HTML report: $RUN/report.html"
-((KEEP)) && echo "stack left running: deploy/local/stack.sh down to stop it"
+if ((KEEP)); then echo "stack left running: deploy/local/stack.sh down to stop it"; fi
