@@ -143,3 +143,40 @@ def events(brokers, topic, count, timeout=120):
 
     msgs = consume_all(brokers, topic, timeout=timeout, min_count=count)
     return [(k, json.loads(v)) for k, v, _ in msgs]
+
+
+class Sim:
+    """A simulator of a test's own, with the knobs it needs."""
+
+    def __init__(self, *args):
+        self.proc = subprocess.Popen(
+            [binary("tollgate-bedrock-sim"), "--port", "0", *args],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        assert "listening on" in line, line + self.proc.stderr.read()
+        self.url = line.split("listening on ")[1].split()[0]
+
+    def stats(self):
+        import urllib.request
+
+        with urllib.request.urlopen(self.url + "/_sim/stats") as r:
+            return json.loads(r.read())
+
+    def config(self, **knobs):
+        import urllib.request
+
+        req = urllib.request.Request(self.url + "/_sim/config", method="POST",
+                                     data=json.dumps(knobs).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req) as r:
+            return json.loads(r.read())
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            _, err = self.proc.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _, err = self.proc.communicate()
+        assert_clean(err, "simulator")
+        return self.proc.returncode
