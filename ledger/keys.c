@@ -73,3 +73,10 @@ int tg_key_request(char *out, size_t size, const char *request_id)
         return key_fmt(out, size,
                        snprintf(out, size, TG_KEY_PREFIX "req:%s", request_id));
 }
+
+int tg_key_rate(char *out, size_t size, const char *id, int64_t minute)
+{
+        return key_fmt(out, size,
+                       snprintf(out, size, TG_KEY_PREFIX "rate:%s:%lld", id,
+                                (long long)minute));
+}

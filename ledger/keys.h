@@ -57,5 +57,7 @@ int tg_budget_id_valid(const char *s);
  * it does not fit. */
 int tg_key_budget(char *out, size_t size, const char *id, const char *period);
 int tg_key_request(char *out, size_t size, const char *request_id);
+/* "tg:{tg}:rate:<id>:<minute>", minute = ms since the epoch / 60000. */
+int tg_key_rate(char *out, size_t size, const char *id, int64_t minute);
 
 #endif

@@ -90,8 +90,8 @@ void tg_budgets_reload(tg_worker_t *w)
         if (w->budgets_loading)
                 return;
         w->budgets_loading = 1;
-        if (tg_ledger_eval(w->ledger, TG_SCRIPT_LOAD, 2, 0, argv, lens,
-                           on_load, w)) {
+        if (tg_ledger_eval(w->ledger, TG_SCRIPT_LOAD, 2, 0, argv, lens, on_load,
+                           w)) {
                 w->budgets_loading = 0;
                 while (w->wait_budgets.len)
                         tg_job_wait_redis(tg_job_list_pop(&w->wait_budgets),
@@ -107,6 +107,11 @@ static void fill_budget(tg_job_budget_t *jb, const tg_budget_t *b,
         snprintf(jb->id, sizeof(jb->id), "%s", b->id);
         snprintf(jb->period, sizeof(jb->period), "%s", period);
         tg_key_budget(jb->key, sizeof(jb->key), b->id, period);
+        tg_key_rate(jb->rate_key, sizeof(jb->rate_key), b->id,
+                    tg_time_now_us() / 60000000);
+        jb->rpm = b->rpm;
+        jb->tpm = b->tpm;
+        jb->defer = b->on_exceed_defer;
         jb->limit_nano = b->limit_nano;
         jb->limit_tokens = b->limit_tokens;
         jb->thresholds[0] = '\0';
@@ -123,8 +128,8 @@ int tg_budgets_match(tg_worker_t *w, tg_job_t *j)
 
         free(j->budgets);
         j->n_budgets = 0;
-        j->budgets = calloc(w->n_budgets ? w->n_budgets : 1,
-                            sizeof(*j->budgets));
+        j->budgets =
+            calloc(w->n_budgets ? w->n_budgets : 1, sizeof(*j->budgets));
         if (!j->budgets)
                 return -1;
         for (size_t i = 0; i < w->n_budgets; i++) {
@@ -134,7 +139,7 @@ int tg_budgets_match(tg_worker_t *w, tg_job_t *j)
                 tg_period_label(b->period, now, period);
                 fill_budget(&j->budgets[j->n_budgets++], b, period);
         }
-        return j->n_budgets > 500 ? -1 : 0;
+        return j->n_budgets > 250 ? -1 : 0;
 }
 
 static const tg_budget_t *find(tg_worker_t *w, const char *id)

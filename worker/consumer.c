@@ -101,22 +101,21 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *op)
         tg_log(TG_LOG_WARN, "kafka: %s", reason);
 }
 
-static rd_kafka_conf_t *consumer_conf(tg_worker_t *w, char *errstr,
-                                      size_t size)
+static rd_kafka_conf_t *consumer_conf(tg_worker_t *w, char *errstr, size_t size)
 {
         rd_kafka_conf_t *kc = rd_kafka_conf_new();
         tg_config_t *c = w->conf;
         const char *props[][2] = {
-                {"bootstrap.servers", c->brokers},
-                {"group.id", c->group},
-                {"enable.auto.offset.store", "false"},
-                {"enable.auto.commit", "true"},
-                {"auto.commit.interval.ms", "500"},
-                {"auto.offset.reset", "earliest"},
-                {"isolation.level", "read_committed"},
-                {"queued.max.messages.kbytes", "32768"},
-                {"partition.assignment.strategy", "range,roundrobin"},
-                {"client.id", c->worker_id},
+            {"bootstrap.servers", c->brokers},
+            {"group.id", c->group},
+            {"enable.auto.offset.store", "false"},
+            {"enable.auto.commit", "true"},
+            {"auto.commit.interval.ms", "500"},
+            {"auto.offset.reset", "earliest"},
+            {"isolation.level", "read_committed"},
+            {"queued.max.messages.kbytes", "32768"},
+            {"partition.assignment.strategy", "range,roundrobin"},
+            {"client.id", c->worker_id},
         };
 
         for (size_t i = 0; i < sizeof(props) / sizeof(props[0]); i++)
@@ -155,7 +154,7 @@ void tg_consumer_drain(tg_worker_t *w)
         while (!w->stopping && w->inflight < (size_t)w->conf->max_inflight) {
                 size_t room = (size_t)w->conf->max_inflight - w->inflight;
                 ssize_t n = rd_kafka_consume_batch_queue(
-                        w->cq, 0, msgs, room < BATCH ? room : BATCH);
+                    w->cq, 0, msgs, room < BATCH ? room : BATCH);
                 if (n <= 0) {
                         w->drain_pending = 0;
                         break;
@@ -231,7 +230,7 @@ void tg_consumer_offset_done(tg_worker_t *w, tg_job_t *j)
                 return;
         l = rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(l, w->t_requests, j->partition)
-                ->offset = commit;
+            ->offset = commit;
         rd_kafka_offsets_store(w->consumer, l);
         rd_kafka_topic_partition_list_destroy(l);
 }

@@ -13,8 +13,7 @@
 
 static const char *status_name(tg_status_t s)
 {
-        static const char *n[] = {"completed", "rejected", "invalid",
-                                  "failed"};
+        static const char *n[] = {"completed", "rejected", "invalid", "failed"};
         return n[s];
 }
 
@@ -33,8 +32,7 @@ static json_t *tags_json(const tg_job_t *j, int with_envelope)
                 json_object_set_new(t, j->req.tags[i].key,
                                     json_string(j->req.tags[i].value));
         if (with_envelope) {
-                json_object_set_new(t, "requestId",
-                                    json_string(j->request_id));
+                json_object_set_new(t, "requestId", json_string(j->request_id));
                 json_object_set_new(t, "timestamp", json_string(j->timestamp));
         }
         return t;
@@ -43,13 +41,14 @@ static json_t *tags_json(const tg_job_t *j, int with_envelope)
 static void set_model(json_t *o, const tg_job_t *j)
 {
         if (j->res.model) {
-                json_object_set_new(o, "model", json_string(j->res.model->alias));
+                json_object_set_new(o, "model",
+                                    json_string(j->res.model->alias));
                 json_object_set_new(o, "modelId",
                                     json_string(j->res.model->model_id));
         } else {
-                json_object_set_new(o, "model", j->req.model
-                                                        ? json_string(j->req.model)
-                                                        : json_null());
+                json_object_set_new(o, "model",
+                                    j->req.model ? json_string(j->req.model)
+                                                 : json_null());
                 json_object_set_new(o, "modelId", json_null());
         }
 }
@@ -90,9 +89,9 @@ char *tg_events_completion(tg_job_t *j)
                             json_integer(j->usage.input_tokens));
         json_object_set_new(u, "outputTokens",
                             json_integer(j->usage.output_tokens));
-        json_object_set_new(u, "totalTokens",
-                            json_integer(j->usage.input_tokens +
-                                         j->usage.output_tokens));
+        json_object_set_new(
+            u, "totalTokens",
+            json_integer(j->usage.input_tokens + j->usage.output_tokens));
         json_object_set_new(o, "usage", u);
         json_object_set_new(o, "costNanoUsd", json_integer(j->cost_nano));
         json_object_set_new(o, "tags", tags_json(j, 1));
@@ -116,8 +115,8 @@ static json_t *budgets_json(const tg_job_t *j)
                 json_object_set_new(b, "period", json_string(jb->period));
                 json_object_set_new(b, "limitNanoUsd",
                                     jb->limit_nano >= 0
-                                            ? json_integer(jb->limit_nano)
-                                            : json_null());
+                                        ? json_integer(jb->limit_nano)
+                                        : json_null());
                 snprintf(marker, sizeof(marker), "#tg:spent:%zu#", i + 1);
                 json_object_set_new(b, "spentNanoUsd", json_string(marker));
                 json_array_append_new(a, b);
@@ -142,8 +141,8 @@ char *tg_events_usage(tg_job_t *j)
         json_t *o = json_object();
         int approved = j->status == TG_STATUS_COMPLETED;
         int64_t overrun = approved && j->cost_nano > j->bound.cost_nano
-                                  ? j->cost_nano - j->bound.cost_nano
-                                  : 0;
+                              ? j->cost_nano - j->bound.cost_nano
+                              : 0;
         char ts[40];
 
         tg_time_format_us(tg_time_now_us(), ts, sizeof(ts));
@@ -167,8 +166,9 @@ char *tg_events_usage(tg_job_t *j)
                             json_integer(approved ? j->cost_nano : 0));
         if (overrun)
                 json_object_set_new(o, "overrunNanoUsd", json_integer(overrun));
-        json_object_set_new(o, "priceVersion",
-                            json_string(tg_catalog_price_version(j->w->catalog)));
+        json_object_set_new(
+            o, "priceVersion",
+            json_string(tg_catalog_price_version(j->w->catalog)));
         json_object_set_new(o, "workerId", json_string(j->w->conf->worker_id));
         json_object_set_new(o, "attempts", json_integer(j->attempts));
         json_object_set_new(o, "latencyMs", json_integer(latency_ms(j)));

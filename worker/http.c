@@ -63,8 +63,8 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
         if (timeout_ms < 0)
                 uv_timer_stop(&w->curl_timer);
         else
-                uv_timer_start(&w->curl_timer, on_timeout,
-                               (uint64_t)timeout_ms, 0);
+                uv_timer_start(&w->curl_timer, on_timeout, (uint64_t)timeout_ms,
+                               0);
         return 0;
 }
 

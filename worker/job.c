@@ -84,7 +84,7 @@ static void pick_timestamp(tg_job_t *j)
                          j->req.timestamp);
         else
                 tg_time_format_us((ms > 0 ? ms : tg_time_now_us() / 1000) *
-                                          1000,
+                                      1000,
                                   j->timestamp, sizeof(j->timestamp));
 }
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bedrock/backoff.h"
 #include "keys.h"
 #include "log.h"
 #include "tgtime.h"
@@ -15,11 +16,12 @@
 #define ADMIT_FIXED_KEYS 3
 #define ADMIT_FIXED_ARGS 8
 
+/* Up to 250 budgets per request: 3 + 2 * 250 keys, 8 + 5 * 250 args. */
 typedef struct argbuf {
-        const char *v[512];
-        size_t l[512];
+        const char *v[2048];
+        size_t l[2048];
         int n;
-        char store[64][24]; /* numbers formatted in place */
+        char store[1280][24]; /* numbers formatted in place */
         int ns;
 } argbuf_t;
 
@@ -44,6 +46,7 @@ static int admit_send(tg_job_t *j)
         tg_worker_t *w = j->w;
         char req_key[192];
         argbuf_t a = {.n = 0};
+        int nkeys;
 
         tg_key_request(req_key, sizeof(req_key), j->request_id);
         arg_str(&a, TG_KEY_VERSION);
@@ -51,6 +54,8 @@ static int admit_send(tg_job_t *j)
         arg_str(&a, TG_KEY_LEASES);
         for (size_t i = 0; i < j->n_budgets; i++)
                 arg_str(&a, j->budgets[i].key);
+        for (size_t i = 0; i < j->n_budgets; i++)
+                arg_str(&a, j->budgets[i].rate_key);
         arg_str(&a, w->budgets_version);
         arg_str(&a, w->conf->worker_id);
         arg_int(&a, tg_time_now_us() / 1000);
@@ -63,11 +68,12 @@ static int admit_send(tg_job_t *j)
                 arg_str(&a, j->budgets[i].id);
                 arg_int(&a, j->budgets[i].limit_nano);
                 arg_int(&a, j->budgets[i].limit_tokens);
+                arg_int(&a, j->budgets[i].rpm);
+                arg_int(&a, j->budgets[i].tpm);
         }
-        return tg_ledger_eval(w->ledger, TG_SCRIPT_ADMIT,
-                              ADMIT_FIXED_KEYS + (int)j->n_budgets,
-                              a.n - ADMIT_FIXED_KEYS - (int)j->n_budgets, a.v,
-                              a.l, on_admit, j);
+        nkeys = ADMIT_FIXED_KEYS + 2 * (int)j->n_budgets;
+        return tg_ledger_eval(w->ledger, TG_SCRIPT_ADMIT, nkeys, a.n - nkeys,
+                              a.v, a.l, on_admit, j);
 }
 
 void tg_job_admit(tg_job_t *j)
@@ -93,8 +99,8 @@ void tg_job_admit(tg_job_t *j)
 static const char *elem(redisReply *r, size_t i)
 {
         return (i < r->elements && r->element[i]->type == REDIS_REPLY_STRING)
-                       ? r->element[i]->str
-                       : "";
+                   ? r->element[i]->str
+                   : "";
 }
 
 static void take_stored(tg_job_t *j, redisReply *r)
@@ -124,10 +130,28 @@ static void resume(tg_job_t *j, redisReply *r)
 
 static void rejected(tg_job_t *j, redisReply *r)
 {
+        if (tg_job_defer(j, elem(r, 1)))
+                return;
         j->status = TG_STATUS_REJECTED;
         snprintf(j->reason, sizeof(j->reason), "budget_exceeded:%s",
                  elem(r, 1));
         tg_job_finish(j);
+}
+
+/* Over a rate limit: hold the request (it keeps its place in flight, so a
+ * long wait backs up into consumption) and ask again when the window
+ * turns, with jitter so held requests do not return all at once. */
+static void rate_wait(tg_job_t *j, redisReply *r)
+{
+        int64_t ms = strtoll(elem(r, 2), NULL, 10);
+
+        ms = (ms < 10      ? 10
+              : ms > 60000 ? 60000
+                           : ms) +
+             (int64_t)(tg_backoff_rand(&j->w->rng) % 250);
+        j->wait_rate_ms += ms;
+        tg_metrics_rate_wait(j->w->metrics, elem(r, 1), ms);
+        tg_job_after(j, ms, tg_job_admit);
 }
 
 static void on_admit(tg_ledger_t *l, redisReply *r, void *opaque)
@@ -156,8 +180,13 @@ static void on_admit(tg_ledger_t *l, redisReply *r, void *opaque)
                 take_stored(j, r);
         } else if (strcmp(verdict, "busy") == 0) {
                 int64_t ms = strtoll(elem(r, 1), NULL, 10);
-                tg_job_after(j, ms < 100 ? 100 : ms > 5000 ? 5000 : ms,
+                tg_job_after(j,
+                             ms < 100    ? 100
+                             : ms > 5000 ? 5000
+                                         : ms,
                              tg_job_admit);
+        } else if (strcmp(verdict, "rate") == 0) {
+                rate_wait(j, r);
         } else if (strcmp(verdict, "resume") == 0) {
                 resume(j, r);
         } else { /* stale: definitions changed; reload, then again */

@@ -52,8 +52,8 @@ static void header_value(const char *line, size_t len, const char *name,
         len -= nl + 1;
         while (len && (*v == ' ' || *v == '\t'))
                 v++, len--;
-        while (len && (v[len - 1] == '\r' || v[len - 1] == '\n' ||
-                       v[len - 1] == ' '))
+        while (len &&
+               (v[len - 1] == '\r' || v[len - 1] == '\n' || v[len - 1] == ' '))
                 len--;
         snprintf(out, size, "%.*s", (int)(len < size ? len : size - 1), v);
 }
@@ -74,8 +74,8 @@ static int build_body(tg_job_t *j, char *err, size_t size)
 {
         if (j->body)
                 return 0;
-        j->body = tg_converse_build(&j->req, j->res.model, &j->body_len, err,
-                                    size);
+        j->body =
+            tg_converse_build(&j->req, j->res.model, &j->body_len, err, size);
         return j->body ? 0 : -1;
 }
 
@@ -84,13 +84,13 @@ static int sign(tg_job_t *j, const char *path, char *err, size_t size)
         tg_worker_t *w = j->w;
         tg_creds_snapshot_t creds;
         tg_bedrock_auth_req_t ar = {
-                .region = w->conf->region,
-                .host = w->host,
-                .method = "POST",
-                .path = path,
-                .body = j->body,
-                .body_len = j->body_len,
-                .now = tg_time_now(),
+            .region = w->conf->region,
+            .host = w->host,
+            .method = "POST",
+            .path = path,
+            .body = j->body,
+            .body_len = j->body_len,
+            .now = tg_time_now(),
         };
 
         tg_bedrock_auth_free(j->headers);

@@ -40,12 +40,11 @@ void tg_job_dlq(tg_job_t *j, const char *reason)
         tg_metrics_dlq(w->metrics);
         j->deliveries = 1;
         err = rd_kafka_producev(
-                w->producer, RD_KAFKA_V_TOPIC(w->t_dlq),
-                RD_KAFKA_V_KEY(m->key, m->key_len),
-                RD_KAFKA_V_VALUE(m->payload, m->len),
-                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_OPAQUE(j),
-                RD_KAFKA_V_HEADERS(dlq_headers(m, reason)), RD_KAFKA_V_END);
+            w->producer, RD_KAFKA_V_TOPIC(w->t_dlq),
+            RD_KAFKA_V_KEY(m->key, m->key_len),
+            RD_KAFKA_V_VALUE(m->payload, m->len),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(j),
+            RD_KAFKA_V_HEADERS(dlq_headers(m, reason)), RD_KAFKA_V_END);
         if (err) {
                 tg_log(TG_LOG_ERROR, "dlq produce: %s", rd_kafka_err2str(err));
                 w->fatal = 1;

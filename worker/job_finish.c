@@ -14,8 +14,7 @@
 
 static void on_finish(tg_ledger_t *l, redisReply *r, void *opaque);
 
-static int finish_send(tg_job_t *j, const char *completion,
-                       const char *usage)
+static int finish_send(tg_job_t *j, const char *completion, const char *usage)
 {
         tg_worker_t *w = j->w;
         const char *av[3 + 3 * 512 + 8];
@@ -33,9 +32,9 @@ static int finish_send(tg_job_t *j, const char *completion,
         snprintf(nums[0], 24, "%lld", (long long)(approved ? j->cost_nano : 0));
         snprintf(nums[1], 24, "%lld",
                  (long long)(approved ? j->usage.input_tokens +
-                                                j->usage.output_tokens +
-                                                j->usage.cache_read_tokens +
-                                                j->usage.cache_write_tokens
+                                            j->usage.output_tokens +
+                                            j->usage.cache_read_tokens +
+                                            j->usage.cache_write_tokens
                                       : 0));
         snprintf(nums[2], 24, "%lld", (long long)w->conf->retention_s);
         av[n++] = j->request_id;
@@ -55,8 +54,8 @@ static int finish_send(tg_job_t *j, const char *completion,
         }
         for (int i = 0; i < n; i++)
                 al[i] = strlen(av[i]);
-        return tg_ledger_eval(w->ledger, TG_SCRIPT_FINISH, nkeys, n - nkeys,
-                              av, al, on_finish, j);
+        return tg_ledger_eval(w->ledger, TG_SCRIPT_FINISH, nkeys, n - nkeys, av,
+                              al, on_finish, j);
 }
 
 void tg_job_finish(tg_job_t *j)
@@ -67,8 +66,7 @@ void tg_job_finish(tg_job_t *j)
                 j->usage_built = tg_events_usage(j);
         }
         if (!j->completion_built || !j->usage_built) {
-                tg_log(TG_LOG_ERROR, "%s: cannot build events",
-                       j->request_id);
+                tg_log(TG_LOG_ERROR, "%s: cannot build events", j->request_id);
                 return;
         }
         if (finish_send(j, j->completion_built, j->usage_built))
@@ -78,8 +76,8 @@ void tg_job_finish(tg_job_t *j)
 static const char *elem(redisReply *r, size_t i)
 {
         return (i < r->elements && r->element[i]->type == REDIS_REPLY_STRING)
-                       ? r->element[i]->str
-                       : "";
+                   ? r->element[i]->str
+                   : "";
 }
 
 static void alert(tg_worker_t *w, const char *spec)

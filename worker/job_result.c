@@ -25,8 +25,8 @@ static void succeeded(tg_job_t *j)
                  * fail it, release the reservation, and say so. */
                 tg_gate_leave(j, 0);
                 j->status = TG_STATUS_FAILED;
-                snprintf(j->reason, sizeof(j->reason),
-                         "InvalidResponse: %s", err);
+                snprintf(j->reason, sizeof(j->reason), "InvalidResponse: %s",
+                         err);
                 tg_job_finish(j);
                 return;
         }
@@ -80,14 +80,13 @@ void tg_job_http_done(tg_job_t *j, CURLcode rc)
         if (j->resp_too_big) {
                 e.http_status = status;
                 snprintf(e.type, sizeof(e.type), "ResponseTooLarge");
-                snprintf(e.message, sizeof(e.message),
-                         "response over %d bytes", TG_RESPONSE_MAX);
+                snprintf(e.message, sizeof(e.message), "response over %d bytes",
+                         TG_RESPONSE_MAX);
         } else if (rc != CURLE_OK) {
                 tg_bedrock_classify_transport(rc, status, pre > 0, &e);
         } else {
                 tg_bedrock_classify(status,
-                                    j->err_type_hdr[0] ? j->err_type_hdr
-                                                       : NULL,
+                                    j->err_type_hdr[0] ? j->err_type_hdr : NULL,
                                     j->resp, j->resp_len, 0, &e);
         }
         failed(j, &e);

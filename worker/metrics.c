@@ -11,8 +11,8 @@
 #include "worker.h"
 
 static const double latency_buckets[TG_HIST_BUCKETS] = {
-        0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1,
-        0.25,   0.5,   1,     2.5,   5,    10,    30,   120};
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1,
+    0.25,   0.5,   1,     2.5,   5,    10,    30,   120};
 
 void tg_hist_observe(tg_hist_t *h, double v)
 {
@@ -87,9 +87,9 @@ void tg_metrics_decision(tg_metrics_t *m, const tg_job_t *j)
                 s->requests++;
                 s->input_tokens += (uint64_t)j->usage.input_tokens;
                 s->output_tokens += (uint64_t)j->usage.output_tokens;
-                s->cost_nano += (uint64_t)(j->status == TG_STATUS_COMPLETED
-                                                   ? j->cost_nano
-                                                   : 0);
+                s->cost_nano +=
+                    (uint64_t)(j->status == TG_STATUS_COMPLETED ? j->cost_nano
+                                                                : 0);
         }
         if (j->overrun_nano > 0) {
                 m->overruns++;
@@ -97,7 +97,7 @@ void tg_metrics_decision(tg_metrics_t *m, const tg_job_t *j)
         }
         tg_hist_observe(&m->overhead,
                         (double)(tg_mono_us() - j->t0_us - j->bedrock_us) /
-                                1e6);
+                            1e6);
         pthread_mutex_unlock(&m->lock);
 }
 
@@ -110,7 +110,8 @@ void tg_metrics_decision(tg_metrics_t *m, const tg_job_t *j)
 
 void tg_metrics_inflight(tg_metrics_t *m, int64_t n)
 {
-        LOCKED(m, m->inflight = n; if (n > m->inflight_peak) m->inflight_peak = n);
+        LOCKED(m, m->inflight = n;
+               if (n > m->inflight_peak) m->inflight_peak = n);
 }
 
 void tg_metrics_bedrock_latency(tg_metrics_t *m, int64_t us)
@@ -173,6 +174,17 @@ void tg_metrics_lag(tg_metrics_t *m, int32_t partition, int64_t lag)
 
 void tg_metrics_set_ready(tg_metrics_t *m, int ready, const char *why)
 {
-        LOCKED(m, m->ready = ready;
-               snprintf(m->not_ready, sizeof(m->not_ready), "%s", why ? why : ""));
+        LOCKED(m, m->ready = ready; snprintf(m->not_ready, sizeof(m->not_ready),
+                                             "%s", why ? why : ""));
+}
+
+void tg_metrics_rate_wait(tg_metrics_t *m, const char *budget, int64_t ms)
+{
+        LOCKED(m, named_set(m->rate_waits, &m->n_rate_waits, budget, 1, 1);
+               named_set(m->rate_wait_ms, &m->n_rate_wait_ms, budget, ms, 1));
+}
+
+void tg_metrics_deferred(tg_metrics_t *m, const char *budget)
+{
+        LOCKED(m, named_set(m->deferred, &m->n_deferred, budget, 1, 1));
 }

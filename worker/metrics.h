@@ -30,6 +30,8 @@ void tg_metrics_redis_rtt(tg_metrics_t *m, int64_t us);
 void tg_metrics_overhead(tg_metrics_t *m, int64_t us);
 void tg_metrics_bedrock_error(tg_metrics_t *m, const char *type);
 void tg_metrics_retry(tg_metrics_t *m);
+void tg_metrics_rate_wait(tg_metrics_t *m, const char *budget, int64_t ms);
+void tg_metrics_deferred(tg_metrics_t *m, const char *budget);
 void tg_metrics_dlq(tg_metrics_t *m);
 void tg_metrics_lag(tg_metrics_t *m, int32_t partition, int64_t lag);
 

@@ -10,8 +10,8 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned status,
                              const char *type, char *body, int owned)
 {
         struct MHD_Response *r = MHD_create_response_from_buffer(
-                strlen(body), body,
-                owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_MUST_COPY);
+            strlen(body), body,
+            owned ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_MUST_COPY);
         enum MHD_Result rc;
 
         MHD_add_response_header(r, "Content-Type", type);
@@ -70,10 +70,9 @@ tg_metrics_t *tg_metrics_new(int port, const char *const *label_keys,
         if (port <= 0)
                 return m;
         m->httpd = MHD_start_daemon(
-                MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG,
-                (uint16_t)port, NULL, NULL, handle, m,
-                MHD_OPTION_CONNECTION_LIMIT, 64U,
-                MHD_OPTION_CONNECTION_TIMEOUT, 10U, MHD_OPTION_END);
+            MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port,
+            NULL, NULL, handle, m, MHD_OPTION_CONNECTION_LIMIT, 64U,
+            MHD_OPTION_CONNECTION_TIMEOUT, 10U, MHD_OPTION_END);
         if (!m->httpd) {
                 snprintf(errstr, size, "metrics: cannot listen on port %d",
                          port);

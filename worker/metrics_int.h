@@ -9,7 +9,7 @@
 #include "metrics.h"
 
 #define TG_HIST_BUCKETS 16
-#define TG_LABELS_MAX   10 /* status, model, then up to 8 tag keys */
+#define TG_LABELS_MAX   10   /* status, model, then up to 8 tag keys */
 #define TG_SERIES_SLOTS 4096 /* > 2 * TG_METRICS_SERIES_MAX */
 #define TG_NAMED_MAX    256
 
@@ -39,8 +39,10 @@ struct tg_metrics {
         size_t n_series;
         tg_hist_t bedrock, redis, overhead;
         tg_named_t errors[TG_NAMED_MAX], limits[TG_NAMED_MAX],
-                lags[TG_NAMED_MAX];
-        int n_errors, n_limits, n_lags;
+            lags[TG_NAMED_MAX], rate_waits[TG_NAMED_MAX],
+            rate_wait_ms[TG_NAMED_MAX], deferred[TG_NAMED_MAX];
+        int n_errors, n_limits, n_lags, n_rate_waits, n_rate_wait_ms,
+            n_deferred;
         uint64_t retries, dlq, overruns, overrun_nano;
         int64_t inflight, inflight_peak;
         int ready;

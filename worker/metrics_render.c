@@ -12,7 +12,7 @@ typedef struct out {
 } out_t;
 
 static void put(out_t *o, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void put(out_t *o, const char *fmt, ...)
 {
@@ -93,8 +93,8 @@ static void put_hist(out_t *o, const char *name, const char *help,
 }
 
 static void put_named(out_t *o, const char *name, const char *type,
-                      const char *help, const char *label,
-                      const tg_named_t *a, int n)
+                      const char *help, const char *label, const tg_named_t *a,
+                      int n)
 {
         put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
         for (int i = 0; i < n; i++) {
@@ -138,6 +138,15 @@ char *tg_metrics_render(tg_metrics_t *m)
                   m->n_errors);
         put_scalar(&o, "tollgate_bedrock_retries_total", "counter",
                    "Bedrock calls retried", (long long)m->retries);
+        put_named(&o, "tollgate_rate_limited_total", "counter",
+                  "Admissions held by a budget's rate limit", "budget",
+                  m->rate_waits, m->n_rate_waits);
+        put_named(&o, "tollgate_rate_wait_ms_total", "counter",
+                  "Milliseconds requests were held by rate limits", "budget",
+                  m->rate_wait_ms, m->n_rate_wait_ms);
+        put_named(&o, "tollgate_deferred_total", "counter",
+                  "Requests parked on the deferred topic", "budget",
+                  m->deferred, m->n_deferred);
         put_scalar(&o, "tollgate_dlq_total", "counter",
                    "Messages sent to the DLQ", (long long)m->dlq);
         put_scalar(&o, "tollgate_overruns_total", "counter",

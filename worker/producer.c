@@ -50,19 +50,18 @@ static void on_readable(uv_poll_t *h, int status, int events)
         rd_kafka_poll(w->producer, 0);
 }
 
-static rd_kafka_conf_t *producer_conf(tg_worker_t *w, char *errstr,
-                                      size_t size)
+static rd_kafka_conf_t *producer_conf(tg_worker_t *w, char *errstr, size_t size)
 {
         rd_kafka_conf_t *kc = rd_kafka_conf_new();
         tg_config_t *c = w->conf;
         const char *props[][2] = {
-                {"bootstrap.servers", c->brokers},
-                {"enable.idempotence", "true"},
-                {"acks", "all"},
-                {"linger.ms", "5"},
-                {"compression.codec", "lz4"},
-                {"message.timeout.ms", "300000"},
-                {"client.id", c->worker_id},
+            {"bootstrap.servers", c->brokers},
+            {"enable.idempotence", "true"},
+            {"acks", "all"},
+            {"linger.ms", "5"},
+            {"compression.codec", "lz4"},
+            {"message.timeout.ms", "300000"},
+            {"client.id", c->worker_id},
         };
 
         for (size_t i = 0; i < sizeof(props) / sizeof(props[0]); i++)
@@ -111,13 +110,12 @@ int tg_producer_send(tg_worker_t *w, const char *topic, const char *key,
                 hdrs = rd_kafka_headers_new(0);
         for (int tries = 0;; tries++) {
                 err = rd_kafka_producev(
-                        w->producer, RD_KAFKA_V_TOPIC(topic),
-                        RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
-                        RD_KAFKA_V_VALUE((void *)value, len),
-                        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                        RD_KAFKA_V_OPAQUE(j),
-                        RD_KAFKA_V_HEADERS(hdrs),
-                        RD_KAFKA_V_END);
+                    w->producer, RD_KAFKA_V_TOPIC(topic),
+                    RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
+                    RD_KAFKA_V_VALUE((void *)value, len),
+                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                    RD_KAFKA_V_OPAQUE(j), RD_KAFKA_V_HEADERS(hdrs),
+                    RD_KAFKA_V_END);
                 if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || tries > 100)
                         break;
                 /* The local queue is bounded; serve delivery reports to make

@@ -53,7 +53,8 @@ static void on_record(tg_ledger_t *l, redisReply *r, void *opaque)
              k = strtok_r(NULL, "\n", &save))
                 av[n++] = k;
         nkeys = n;
-        snprintf(now, sizeof(now), "%lld", (long long)(tg_time_now_us() / 1000));
+        snprintf(now, sizeof(now), "%lld",
+                 (long long)(tg_time_now_us() / 1000));
         av[n++] = rp->id;
         av[n++] = now;
         for (int i = 0; i < n; i++)
@@ -88,23 +89,23 @@ static void on_expired(tg_ledger_t *l, redisReply *r, void *opaque)
                 return;
         for (size_t i = 0; i < r->elements; i++)
                 if (r->element[i]->type == REDIS_REPLY_STRING &&
-                    tg_request_id_valid(r->element[i]->str,
-                                        r->element[i]->len))
+                    tg_request_id_valid(r->element[i]->str, r->element[i]->len))
                         peek(opaque, r->element[i]->str);
 }
 
 void tg_reaper_tick(tg_worker_t *w)
 {
         char now[24];
-        const char *av[] = {"ZRANGEBYSCORE", TG_KEY_LEASES, "-inf", now,
-                            "LIMIT", "0", REAP_BATCH};
+        const char *av[] = {"ZRANGEBYSCORE", TG_KEY_LEASES, "-inf",    now,
+                            "LIMIT",         "0",           REAP_BATCH};
         size_t al[7];
 
         if (tg_mono_ms() - w->last_reap_ms < REAP_EVERY_MS ||
             !tg_ledger_up(w->ledger))
                 return;
         w->last_reap_ms = tg_mono_ms();
-        snprintf(now, sizeof(now), "%lld", (long long)(tg_time_now_us() / 1000));
+        snprintf(now, sizeof(now), "%lld",
+                 (long long)(tg_time_now_us() / 1000));
         for (int i = 0; i < 7; i++)
                 al[i] = strlen(av[i]);
         tg_ledger_cmd(w->ledger, 7, av, al, on_expired, w);

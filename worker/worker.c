@@ -30,8 +30,8 @@ void tg_worker_flow(tg_worker_t *w)
         int down = !w->ledger || !tg_ledger_up(w->ledger);
         int pause = w->stopping || down || full;
 
-        if (w->stopping && (w->inflight == 0 ||
-                            tg_mono_ms() > w->stop_deadline_ms)) {
+        if (w->stopping &&
+            (w->inflight == 0 || tg_mono_ms() > w->stop_deadline_ms)) {
                 uv_stop(w->loop);
                 return;
         }
@@ -111,6 +111,8 @@ static void topics_setup(tg_worker_t *w)
         tg_config_topic(w->conf, "usage", w->t_usage, sizeof(w->t_usage));
         tg_config_topic(w->conf, "alerts", w->t_alerts, sizeof(w->t_alerts));
         tg_config_topic(w->conf, "dlq", w->t_dlq, sizeof(w->t_dlq));
+        tg_config_topic(w->conf, "deferred", w->t_deferred,
+                        sizeof(w->t_deferred));
 }
 
 static int parts_setup(tg_worker_t *w, char *errstr, size_t size)
@@ -168,8 +170,9 @@ tg_worker_t *tg_worker_new(tg_config_t *conf, char *errstr, size_t size)
                 tg_worker_destroy(w);
                 return NULL;
         }
-        tg_log(TG_LOG_INFO, "worker %s: consuming %s, Bedrock at %s, "
-                            "credentials from %s",
+        tg_log(TG_LOG_INFO,
+               "worker %s: consuming %s, Bedrock at %s, "
+               "credentials from %s",
                conf->worker_id, w->t_requests, w->endpoint,
                tg_creds_source(w->creds));
         return w;

@@ -27,7 +27,7 @@
 #include "offsets.h"
 #include "request.h"
 
-#define TG_RESPONSE_MAX  (16 * 1024 * 1024)
+#define TG_RESPONSE_MAX   (16 * 1024 * 1024)
 #define TG_PARTITIONS_MAX 4096
 
 typedef struct tg_worker tg_worker_t;
@@ -44,6 +44,9 @@ typedef struct tg_job_budget {
         char id[TG_BUDGET_ID_MAX + 1];
         char period[TG_PERIOD_LABEL_MAX];
         char key[160];
+        char rate_key[160];
+        int64_t rpm, tpm;   /* 0 none */
+        int defer;          /* onExceed=defer */
         int64_t limit_nano; /* -1 none */
         int64_t limit_tokens;
         char thresholds[64]; /* "50,80,100" */
@@ -81,7 +84,7 @@ struct tg_job {
         tg_bound_t bound;
         tg_job_budget_t *budgets;
         size_t n_budgets;
-        int reserved;     /* the ledger holds our reservation */
+        int reserved; /* the ledger holds our reservation */
         int attempts;
         int64_t t0_us;         /* consumed (monotonic) */
         int64_t call_start_us; /* current Bedrock attempt */
@@ -123,8 +126,8 @@ struct tg_worker {
         rd_kafka_queue_t *cq, *pq;
         int cq_pipe[2], pq_pipe[2];
         uv_poll_t cq_poll, pq_poll;
-        char t_requests[256], t_completions[256], t_usage[256],
-                t_alerts[256], t_dlq[256];
+        char t_requests[256], t_completions[256], t_usage[256], t_alerts[256],
+            t_dlq[256], t_deferred[256];
         tg_ledger_t *ledger;
         tg_catalog_t *catalog;
         tg_creds_t *creds;
@@ -195,6 +198,7 @@ void tg_job_http_done(tg_job_t *j, CURLcode rc);
 void tg_job_finish(tg_job_t *j);
 void tg_job_publish(tg_job_t *j);
 void tg_job_dlq(tg_job_t *j, const char *reason);
+int tg_job_defer(tg_job_t *j, const char *budget_id);
 void tg_job_delivered(tg_job_t *j);
 void tg_job_after(tg_job_t *j, int64_t ms, void (*fn)(tg_job_t *));
 void tg_job_free(tg_job_t *j);

@@ -1,5 +1,5 @@
 /*
- * tollgate-ledger: budgets, status, reports, reconcile and rebuild.
+ * tollgate-ledger: budgets, status, reports, reconcile, rebuild, release.
  *
  *   tollgate-ledger [--redis URL] [--brokers B] [--usage-topic T] <command>
  */
@@ -22,6 +22,8 @@ static const char help[] =
     "  reconcile           compare Redis spend with the usage topic\n"
     "  rebuild             restore Redis spend from the usage topic\n"
     "  report              spend and tokens grouped by tags, model, day\n"
+    "  release             move deferred requests back to the requests "
+    "topic\n"
     "\n"
     "'" TG_CLI_PROG " <command> --help' describes a command.\n"
     "Exit status: 0 ok, 1 failure or difference found, 2 usage error.\n"
@@ -33,7 +35,7 @@ static const struct {
 } commands[] = {
     {"budget", tg_cmd_budget},       {"status", tg_cmd_status},
     {"reconcile", tg_cmd_reconcile}, {"rebuild", tg_cmd_rebuild},
-    {"report", tg_cmd_report},
+    {"report", tg_cmd_report},       {"release", tg_cmd_release},
 };
 
 int main(int argc, char **argv)

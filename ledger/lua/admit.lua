@@ -2,16 +2,18 @@
 -- nothing, and remember the request (idempotency).
 --
 -- KEYS[1] budgets:version   KEYS[2] req:<id>   KEYS[3] leases
--- KEYS[4..] b:<budget>:<period>, one per budget spec in ARGV
+-- KEYS[4..3+n] b:<budget>:<period>, one per budget spec in ARGV
+-- KEYS[4+n..3+2n] rate:<budget>:<minute>, the same budgets' rate windows
 -- ARGV: version, worker, now_ms, lease_ms, res_nano, res_tokens, retention_s,
 --       request_id, then per budget: id, limit_nano (-1 = none),
---       limit_tokens (-1 = none)
+--       limit_tokens (-1 = none), rpm (0 = none), tpm (0 = none)
 --
 -- Replies: {"stale", version} definitions changed since the caller loaded
 -- them; {"done", completion, usage} already finished: re-publish;
 -- {"busy", ms} another live worker holds it; {"resume", keys, res_nano,
 -- res_tokens} a dead worker's reservation, now ours;
 -- {"rejected", budget, kind, limit, used} over a limit, nothing written;
+-- {"rate", budget, wait_ms} over a rate limit: hold it and try again then;
 -- {"ok", spent_1, ...} reserved.
 local version = redis.call('GET', KEYS[1]) or '0'
 if version ~= ARGV[1] then
@@ -37,7 +39,24 @@ end
 
 local res_nano = tonumber(ARGV[5])
 local res_tokens = tonumber(ARGV[6])
-local n = #KEYS - 3
+local n = (#KEYS - 3) / 2
+local PER = 5
+local function arg(i, k) return ARGV[8 + (i - 1) * PER + k] end
+
+-- Rate limits first: a request over a rate waits, it is not rejected.
+-- Fixed one-minute windows, counted at admission with the reserved tokens.
+for i = 1, n do
+  local rpm, tpm = tonumber(arg(i, 4)), tonumber(arg(i, 5))
+  if rpm > 0 or tpm > 0 then
+    local w = redis.call('HMGET', KEYS[3 + n + i], 'requests', 'tokens')
+    if (rpm > 0 and (tonumber(w[1]) or 0) + 1 > rpm) or
+       (tpm > 0 and (tonumber(w[2]) or 0) + res_tokens > tpm and
+        (tonumber(w[2]) or 0) > 0) then
+      return {'rate', arg(i, 1), string.format('%d', 60000 - now % 60000)}
+    end
+  end
+end
+
 local spent = {}
 for i = 1, n do
   local key = KEYS[i + 3]
@@ -45,17 +64,17 @@ for i = 1, n do
                        'reservedTokens')
   local s = tonumber(b[1]) or 0
   local r = tonumber(b[2]) or 0
-  local limit_nano = tonumber(ARGV[9 + (i - 1) * 3 + 1])
-  local limit_tokens = tonumber(ARGV[9 + (i - 1) * 3 + 2])
+  local limit_nano = tonumber(arg(i, 2))
+  local limit_tokens = tonumber(arg(i, 3))
   if limit_nano >= 0 and s + r + res_nano > limit_nano then
-    return {'rejected', ARGV[9 + (i - 1) * 3], 'usd',
-            ARGV[9 + (i - 1) * 3 + 1], string.format('%d', s + r)}
+    return {'rejected', arg(i, 1), 'usd', arg(i, 2),
+            string.format('%d', s + r)}
   end
   local st = tonumber(b[3]) or 0
   local rt = tonumber(b[4]) or 0
   if limit_tokens >= 0 and st + rt + res_tokens > limit_tokens then
-    return {'rejected', ARGV[9 + (i - 1) * 3], 'tokens',
-            ARGV[9 + (i - 1) * 3 + 2], string.format('%d', st + rt)}
+    return {'rejected', arg(i, 1), 'tokens', arg(i, 3),
+            string.format('%d', st + rt)}
   end
   spent[i] = b[1] or '0'
 end
@@ -66,6 +85,11 @@ for i = 1, n do
   redis.call('HINCRBY', key, 'reserved', ARGV[5])
   redis.call('HINCRBY', key, 'reservedTokens', ARGV[6])
   keys[i] = key
+  if tonumber(arg(i, 4)) > 0 or tonumber(arg(i, 5)) > 0 then
+    redis.call('HINCRBY', KEYS[3 + n + i], 'requests', 1)
+    redis.call('HINCRBY', KEYS[3 + n + i], 'tokens', ARGV[6])
+    redis.call('PEXPIRE', KEYS[3 + n + i], 120000)
+  end
 end
 local deadline = string.format('%d', now + tonumber(ARGV[4]))
 redis.call('HSET', KEYS[2], 'state', 'reserved', 'worker', ARGV[2],

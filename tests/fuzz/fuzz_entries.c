@@ -560,8 +560,9 @@ static const char *const FIXED_NAMES[] = {
     "us.",
     "arn:aws",
     "arn:aws:bedrock:us-east-1::foundation-model/",
-    "arn:aws:bedrock:us-east-1:123456789012:application-inference-"
-    "profile/sales1",
+    /* parenthesized: one name split over two lines */
+    ("arn:aws:bedrock:us-east-1:123456789012:application-inference-"
+     "profile/sales1"),
     "nova-lite",
     "amazon.nova-lite-v1:0",
     "global.anthropic.claude-3-5-sonnet-20240620-v1:0",
