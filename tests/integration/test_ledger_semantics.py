@@ -55,7 +55,7 @@ FAST_SESSION = ["-X", "consumer.session.timeout.ms=6000",
                 "-X", "consumer.heartbeat.interval.ms=1000"]
 
 
-class TestTimeout(Exception):
+class TimeBoundExceeded(Exception):
     pass
 
 
@@ -64,7 +64,7 @@ def time_bound(request):
     """Fails a test that runs longer than TEST_BUDGET_S (its finally blocks
     still stop the workers), and reports how long it took."""
     def expired(signum, frame):
-        raise TestTimeout(f"{request.node.name} ran over {TEST_BUDGET_S} s")
+        raise TimeBoundExceeded(f"{request.node.name} ran over {TEST_BUDGET_S} s")
 
     old = signal.signal(signal.SIGALRM, expired)
     signal.alarm(TEST_BUDGET_S)
@@ -202,13 +202,19 @@ CONC_BUDGETS = {
     "ops-tokens": ({"costCenter": "ops"}, "month", ["--limit-tokens", "12000"]),
 }
 CENTERS = ("eng", "ops", "sales")
+# The simulator answers 40 words; a reservation of 45 output tokens keeps
+# reservations close to real costs, and --max-inflight bounds what is
+# reserved at once, so budgets run out with their spend near the limit
+# (with 2,000 reservations at once they would be "full" at ~40 % spent).
+CONC_MAX_TOKENS = 45
+CONC_INFLIGHT = ["--max-inflight", "16"]
 ENVS = ("prod", "dev")
 
 
 def conc_request(i, prefix="c"):
     return request(f"{prefix}-{i:05d}", CENTERS[i % 3],
                    text=f"question {i} " + "x" * (i % 37),
-                   env=ENVS[(i // 3) % 2])
+                   env=ENVS[(i // 3) % 2], max_tokens=CONC_MAX_TOKENS)
 
 
 def crossed(spent, limit):
@@ -223,7 +229,8 @@ def test_concurrency_overlapping_budgets(tmp_path, brokers, topics,
                                          ledger_redis):
     set_budgets(ledger_redis, CONC_BUDGETS)
     reqs = [conc_request(i) for i in range(N_CONC)]
-    ws = [Worker(tmp_path, topics["prefix"], ledger_redis, name=f"c{i}")
+    ws = [Worker(tmp_path, topics["prefix"], ledger_redis, name=f"c{i}",
+                 args=CONC_INFLIGHT)
           for i in range(4)]
     try:
         wait_assigned(ws, 4)

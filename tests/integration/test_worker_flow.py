@@ -1,0 +1,162 @@
+"""The worker under load: backpressure bounds what is in flight, SIGTERM
+drains and commits without losing anything, a group that changes shape
+mid-run still answers every request once, and /metrics counts what the
+events say."""
+
+import collections
+import json
+import signal
+import time
+import urllib.request
+
+from conftest import consume_all
+from tgstack import Sim, Worker, events, ledger, produce, request, wait_assigned
+
+
+def scrape(port):
+    """Parses the Prometheus text format into {(name, labels): value}."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read()
+    out = {}
+    for line in text.decode().splitlines():
+        if not line or line.startswith("#"):
+            continue
+        head, value = line.rsplit(" ", 1)
+        name, _, labels = head.partition("{")
+        pairs = tuple(sorted(
+            tuple(p.split("=", 1)) for p in labels.rstrip("}").split(",") if p))
+        out[(name, tuple((k, v.strip('"')) for k, v in pairs))] = float(value)
+    return out
+
+
+def total(metrics, name, **labels):
+    return sum(v for (n, ls), v in metrics.items() if n == name and
+               all(dict(ls).get(k) == val for k, val in labels.items()))
+
+
+def test_backpressure_and_metrics_match_events(tmp_path, brokers, topics,
+                                               ledger_redis):
+    ledger(ledger_redis, "budget", "set", "eng", "--selector", "costCenter=eng",
+           "--period", "day", "--limit-usd", "0.0005")
+    sim = Sim("--latency-ms", "200")
+    w = Worker(tmp_path, topics["prefix"], ledger_redis,
+               args=["--bedrock-endpoint", sim.url, "--max-inflight", "16",
+                     "--metrics-port", "39778"])
+    try:
+        wait_assigned([w], 4)
+        reqs = [request(f"bp-{i}", ("eng", "sales")[i % 2]) for i in range(300)]
+        reqs[7]["model"] = "nope"
+        produce(brokers, topics["requests"], [(r["requestId"], r) for r in reqs])
+        usage = dict(events(brokers, topics["usage"], 300, timeout=90))
+        time.sleep(0.5)
+        m = scrape(39778)
+        peak = sim.stats()["peakInFlight"]
+    finally:
+        assert w.stop() == 0
+        sim.stop()
+    assert total(m, "tollgate_inflight_peak") <= 16
+    assert 1 <= peak <= 16
+    assert total(m, "tollgate_inflight") == 0
+    by = collections.Counter(u["decision"] for u in usage.values())
+    assert total(m, "tollgate_requests_total") == 300
+    assert total(m, "tollgate_requests_total", status="completed") == by["approved"]
+    assert total(m, "tollgate_requests_total", status="rejected") == by["rejected_budget"]
+    assert total(m, "tollgate_requests_total", status="invalid") == by["invalid"] == 1
+    assert total(m, "tollgate_requests_total", costCenter="sales") == 150
+    assert total(m, "tollgate_cost_nano_usd_total") == sum(
+        u["costNanoUsd"] for u in usage.values())
+    assert total(m, "tollgate_input_tokens_total") == sum(
+        u["inputTokens"] for u in usage.values())
+    assert total(m, "tollgate_output_tokens_total") == sum(
+        u["outputTokens"] for u in usage.values())
+    assert total(m, "tollgate_bedrock_latency_seconds_count") == by["approved"]
+    assert total(m, "tollgate_ready") == 1
+
+
+def committed(brokers, group, topic):
+    from confluent_kafka import Consumer, TopicPartition
+
+    c = Consumer({"bootstrap.servers": brokers, "group.id": group})
+    try:
+        md = c.list_topics(topic, timeout=10)
+        parts = [TopicPartition(topic, p) for p in md.topics[topic].partitions]
+        return sum(max(tp.offset, 0) for tp in c.committed(parts, timeout=10))
+    finally:
+        c.close()
+
+
+def test_sigterm_drains_commits_and_loses_nothing(tmp_path, brokers, topics,
+                                                  ledger_redis):
+    sim = Sim("--latency-ms", "1500")
+    group = topics["prefix"] + ".g"
+    args = ["--bedrock-endpoint", sim.url, "--drain-timeout-ms", "20000"]
+    w = Worker(tmp_path, topics["prefix"], ledger_redis, args=args, group=group)
+    try:
+        wait_assigned([w], 4)
+        produce(brokers, topics["requests"],
+                [(f"dr-{i}", request(f"dr-{i}", "eng")) for i in range(200)])
+        deadline = time.monotonic() + 30
+        while sim.stats()["inFlight"] < 50 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        started = time.monotonic()
+        assert w.stop(signal.SIGTERM) == 0
+        drained_in = time.monotonic() - started
+        after_first = consume_all(brokers, topics["usage"], timeout=10)
+        done = committed(brokers, group, topics["requests"])
+        # every request the first worker answered is below its commit, and
+        # everything below the commit was answered
+        assert len({k for k, _, _ in after_first}) == done, (len(after_first), done)
+        assert drained_in < 20
+        w2 = Worker(tmp_path, topics["prefix"], ledger_redis, args=args,
+                    group=group, name="w2")
+        wait_assigned([w2], 4)
+        usage = events(brokers, topics["usage"], 200, timeout=60)
+        assert w2.stop() == 0
+    finally:
+        sim.stop()
+    per_id = collections.defaultdict(set)
+    for k, u in usage:
+        per_id[k].add(json.dumps(u, sort_keys=True))
+    assert len(per_id) == 200
+    assert all(len(v) == 1 for v in per_id.values())
+
+
+def test_rebalance_three_workers_join_and_leave(tmp_path, brokers, topics,
+                                                ledger_redis):
+    ledger(ledger_redis, "budget", "set", "all", "--selector", "none",
+           "--period", "day", "--limit-usd", "0.02")
+    sim = Sim("--latency-ms", "100")
+    args = ["--bedrock-endpoint", sim.url]
+    ws = [Worker(tmp_path, topics["prefix"], ledger_redis, name="r0", args=args)]
+    try:
+        wait_assigned(ws, 4)
+        n = 3000
+        produce(brokers, topics["requests"],
+                [(f"rb-{i}", request(f"rb-{i}", "eng")) for i in range(n)])
+        time.sleep(1)
+        ws.append(Worker(tmp_path, topics["prefix"], ledger_redis, name="r1",
+                         args=args))
+        time.sleep(1.5)
+        ws.append(Worker(tmp_path, topics["prefix"], ledger_redis, name="r2",
+                         args=args))
+        time.sleep(1.5)
+        assert ws[0].stop() == 0
+        time.sleep(1)
+        assert ws[1].stop() == 0
+        usage = events(brokers, topics["usage"], n, timeout=120)
+    finally:
+        for w in ws:
+            if w.proc.poll() is None:
+                assert w.stop() == 0
+        sim.stop()
+    per_id = collections.defaultdict(set)
+    for k, u in usage:
+        per_id[k].add(json.dumps(u, sort_keys=True))
+    assert len(per_id) == n
+    assert all(len(v) == 1 for v in per_id.values())  # duplicates identical
+    st = {b["id"]: b for b in json.loads(
+        ledger(ledger_redis, "status", "--json").stdout)}
+    approved = [json.loads(next(iter(v))) for v in per_id.values()]
+    assert st["all"]["spentNanoUsd"] == sum(
+        u["costNanoUsd"] for u in approved if u["decision"] == "approved")
+    assert st["all"]["spentNanoUsd"] <= st["all"]["limitNanoUsd"]
+    assert st["all"]["reservedNanoUsd"] == 0
