@@ -28,56 +28,58 @@ typedef struct opt {
 #define I(f) OPT_INT, offsetof(tg_config_t, f)
 
 static const opt_t opts[] = {
-        {"brokers", "TOLLGATE_BROKERS", S(brokers), TG_OPT_KAFKA,
-         "Kafka bootstrap servers"},
-        {"topic-prefix", "TOLLGATE_TOPIC_PREFIX", S(topic_prefix), TG_OPT_KAFKA,
-         "topics are PREFIX.requests, PREFIX.completions, ..."},
-        {"group", "TOLLGATE_GROUP", S(group), TG_OPT_WORKER,
-         "consumer group id"},
-        {"redis", "TOLLGATE_REDIS", S(redis), TG_OPT_REDIS,
-         "redis://[:password@]host:port[/db] or unix:///path"},
-        {"bedrock-endpoint", "TOLLGATE_BEDROCK_ENDPOINT", S(bedrock_endpoint),
-         TG_OPT_WORKER, "override https://bedrock-runtime.REGION.amazonaws.com"},
-        {"region", "AWS_REGION", S(region), TG_OPT_WORKER, "AWS region"},
-        {"catalog", "TOLLGATE_CATALOG", S(catalog), TG_OPT_WORKER,
-         "model catalog JSON file"},
-        {"worker-id", "TOLLGATE_WORKER_ID", S(worker_id), TG_OPT_WORKER,
-         "this worker's id in events and leases (default host-pid)"},
-        {"log-level", "TOLLGATE_LOG_LEVEL", S(log_level),
-         TG_OPT_KAFKA | TG_OPT_WORKER | TG_OPT_REDIS, "debug|info|warn|error"},
-        {"max-inflight", "TOLLGATE_MAX_INFLIGHT", I(max_inflight),
-         TG_OPT_WORKER, "requests in flight per process"},
-        {"max-attempts", "TOLLGATE_MAX_ATTEMPTS", I(max_attempts),
-         TG_OPT_WORKER, "Bedrock attempts per request (retryable errors)"},
-        {"backoff-base-ms", "TOLLGATE_BACKOFF_BASE_MS", I(backoff_base_ms),
-         TG_OPT_WORKER, "first retry window (full jitter)"},
-        {"backoff-cap-ms", "TOLLGATE_BACKOFF_CAP_MS", I(backoff_cap_ms),
-         TG_OPT_WORKER, "largest retry window"},
-        {"connect-timeout-ms", "TOLLGATE_CONNECT_TIMEOUT_MS",
-         I(connect_timeout_ms), TG_OPT_WORKER, "Bedrock connect timeout"},
-        {"request-timeout-ms", "TOLLGATE_REQUEST_TIMEOUT_MS",
-         I(request_timeout_ms), TG_OPT_WORKER, "Bedrock total timeout"},
-        {"model-concurrency", "TOLLGATE_MODEL_CONCURRENCY",
-         I(model_concurrency), TG_OPT_WORKER,
-         "starting per-model concurrency (adapts to throttling)"},
-        {"lease-ms", "TOLLGATE_LEASE_MS", I(lease_ms), TG_OPT_WORKER,
-         "reservation lease; a dead worker's is released after it"},
-        {"retention-s", "TOLLGATE_RETENTION_S", I(retention_s), TG_OPT_WORKER,
-         "how long a finished request is remembered (idempotency)"},
-        {"max-request-bytes", "TOLLGATE_MAX_REQUEST_BYTES",
-         I(max_request_bytes), TG_OPT_KAFKA, "larger requests are invalid"},
-        {"drain-timeout-ms", "TOLLGATE_DRAIN_TIMEOUT_MS", I(drain_timeout_ms),
-         TG_OPT_WORKER, "SIGTERM: finish in-flight work for up to this long"},
-        {"metrics-port", "TOLLGATE_METRICS_PORT", I(metrics_port),
-         TG_OPT_WORKER, "/metrics, /healthz, /readyz port (0 = off)"},
-        {"log-decisions", "TOLLGATE_LOG_DECISIONS", I(log_decisions),
-         TG_OPT_WORKER, "1: one JSON log line per decision"},
+    {"brokers", "TOLLGATE_BROKERS", S(brokers), TG_OPT_KAFKA,
+     "Kafka bootstrap servers"},
+    {"topic-prefix", "TOLLGATE_TOPIC_PREFIX", S(topic_prefix), TG_OPT_KAFKA,
+     "topics are PREFIX.requests, PREFIX.completions, ..."},
+    {"group", "TOLLGATE_GROUP", S(group), TG_OPT_WORKER, "consumer group id"},
+    {"redis", "TOLLGATE_REDIS", S(redis), TG_OPT_REDIS,
+     "redis://[:password@]host:port[/db] or unix:///path"},
+    {"bedrock-endpoint", "TOLLGATE_BEDROCK_ENDPOINT", S(bedrock_endpoint),
+     TG_OPT_WORKER, "override https://bedrock-runtime.REGION.amazonaws.com"},
+    {"region", "AWS_REGION", S(region), TG_OPT_WORKER, "AWS region"},
+    {"catalog", "TOLLGATE_CATALOG", S(catalog), TG_OPT_WORKER,
+     "model catalog JSON file"},
+    {"worker-id", "TOLLGATE_WORKER_ID", S(worker_id), TG_OPT_WORKER,
+     "this worker's id in events and leases (default host-pid)"},
+    {"log-level", "TOLLGATE_LOG_LEVEL", S(log_level),
+     TG_OPT_KAFKA | TG_OPT_WORKER | TG_OPT_REDIS, "debug|info|warn|error"},
+    {"max-inflight", "TOLLGATE_MAX_INFLIGHT", I(max_inflight), TG_OPT_WORKER,
+     "requests in flight per process"},
+    {"max-attempts", "TOLLGATE_MAX_ATTEMPTS", I(max_attempts), TG_OPT_WORKER,
+     "Bedrock attempts per request (retryable errors)"},
+    {"backoff-base-ms", "TOLLGATE_BACKOFF_BASE_MS", I(backoff_base_ms),
+     TG_OPT_WORKER, "first retry window (full jitter)"},
+    {"backoff-cap-ms", "TOLLGATE_BACKOFF_CAP_MS", I(backoff_cap_ms),
+     TG_OPT_WORKER, "largest retry window"},
+    {"connect-timeout-ms", "TOLLGATE_CONNECT_TIMEOUT_MS", I(connect_timeout_ms),
+     TG_OPT_WORKER, "Bedrock connect timeout"},
+    {"request-timeout-ms", "TOLLGATE_REQUEST_TIMEOUT_MS", I(request_timeout_ms),
+     TG_OPT_WORKER, "Bedrock total timeout"},
+    {"model-concurrency", "TOLLGATE_MODEL_CONCURRENCY", I(model_concurrency),
+     TG_OPT_WORKER, "starting per-model concurrency (adapts to throttling)"},
+    {"transactions", "TOLLGATE_TRANSACTIONS", I(transactions), TG_OPT_WORKER,
+     "1: events and offsets in one Kafka transaction (exactly once)"},
+    {"txn-interval-ms", "TOLLGATE_TXN_INTERVAL_MS", I(txn_interval_ms),
+     TG_OPT_WORKER, "how often a transaction commits"},
+    {"lease-ms", "TOLLGATE_LEASE_MS", I(lease_ms), TG_OPT_WORKER,
+     "reservation lease; a dead worker's is released after it"},
+    {"retention-s", "TOLLGATE_RETENTION_S", I(retention_s), TG_OPT_WORKER,
+     "how long a finished request is remembered (idempotency)"},
+    {"max-request-bytes", "TOLLGATE_MAX_REQUEST_BYTES", I(max_request_bytes),
+     TG_OPT_KAFKA, "larger requests are invalid"},
+    {"drain-timeout-ms", "TOLLGATE_DRAIN_TIMEOUT_MS", I(drain_timeout_ms),
+     TG_OPT_WORKER, "SIGTERM: finish in-flight work for up to this long"},
+    {"metrics-port", "TOLLGATE_METRICS_PORT", I(metrics_port), TG_OPT_WORKER,
+     "/metrics, /healthz, /readyz port (0 = off)"},
+    {"log-decisions", "TOLLGATE_LOG_DECISIONS", I(log_decisions), TG_OPT_WORKER,
+     "1: one JSON log line per decision"},
 };
 
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))
 
 static int cfg_fail(char *errstr, size_t size, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int cfg_fail(char *errstr, size_t size, const char *fmt, ...)
 {
@@ -120,6 +122,8 @@ void tg_config_init(tg_config_t *c)
         c->connect_timeout_ms = 5000;
         c->request_timeout_ms = 600000;
         c->model_concurrency = 1024;
+        c->transactions = 1;
+        c->txn_interval_ms = 100;
         c->lease_ms = 15 * 60 * 1000;
         c->retention_s = 7 * 24 * 3600;
         c->max_request_bytes = 1024 * 1024;
@@ -218,8 +222,7 @@ int tg_config_load_file(tg_config_t *c, const char *path, char *errstr,
         int lineno = 0, rc = 0;
 
         if (!f)
-                return cfg_fail(errstr, size, "--config: cannot open %s",
-                                path);
+                return cfg_fail(errstr, size, "--config: cannot open %s", path);
         while (rc == 0 && fgets(line, sizeof(line), f)) {
                 char *eq, *key;
                 lineno++;
@@ -259,8 +262,8 @@ void tg_config_usage(unsigned groups, FILE *out)
         for (size_t i = 0; i < N_OPTS; i++) {
                 if (!(opts[i].group & groups))
                         continue;
-                fprintf(out, "  --%-20s %-28s %s\n", opts[i].name,
-                        opts[i].env, opts[i].help);
+                fprintf(out, "  --%-20s %-28s %s\n", opts[i].name, opts[i].env,
+                        opts[i].help);
         }
         fprintf(out, "  --config FILE          TOLLGATE_CONFIG              "
                      "key = value lines\n"
@@ -288,8 +291,8 @@ static void print_redis(const char *url, FILE *out)
         const char *at = strrchr(url, '@'), *scheme = strstr(url, "://");
 
         if (at && scheme && at > scheme)
-                fprintf(out, "redis = %.*s://***@%s\n",
-                        (int)(scheme - url), url, at + 1);
+                fprintf(out, "redis = %.*s://***@%s\n", (int)(scheme - url),
+                        url, at + 1);
         else
                 fprintf(out, "redis = %s\n", url);
 }

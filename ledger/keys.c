@@ -64,8 +64,9 @@ static int key_fmt(char *out, size_t size, int n)
 
 int tg_key_budget(char *out, size_t size, const char *id, const char *period)
 {
-        return key_fmt(out, size,
-                       snprintf(out, size, TG_KEY_PREFIX "b:%s:%s", id, period));
+        return key_fmt(
+            out, size,
+            snprintf(out, size, TG_KEY_PREFIX "b:%s:%s", id, period));
 }
 
 int tg_key_request(char *out, size_t size, const char *request_id)

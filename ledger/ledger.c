@@ -13,7 +13,7 @@
 #include "ledger_int.h"
 
 extern const char tg_lua_admit[], tg_lua_finish[], tg_lua_release[],
-        tg_lua_load[];
+    tg_lua_load[];
 
 static const char *script_body(tg_script_t s)
 {
@@ -81,8 +81,9 @@ static void on_ready(redisAsyncContext *ac, void *r, void *priv)
         redisReply *reply = r;
 
         if (!reply || reply->type == REDIS_REPLY_ERROR) {
-                tg_log(TG_LOG_ERROR, "redis setup failed: %s",
-                       reply ? reply->str : "no reply");
+                if (!l->closing)
+                        tg_log(TG_LOG_ERROR, "redis setup failed: %s",
+                               reply ? reply->str : "no reply");
                 if (l->ac)
                         redisAsyncDisconnect(l->ac);
                 return;

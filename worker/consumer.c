@@ -61,6 +61,7 @@ static void part_revoke(tg_worker_t *w, int32_t p)
         tg_offsets_part_destroy(w->parts[p]);
         w->parts[p] = NULL;
         w->part_gen[p]++;
+        w->txn_offsets[p] = -1;
 }
 
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -76,7 +77,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 w->paused = 0;
                 tg_log(TG_LOG_INFO, "assigned %d partitions", parts->cnt);
         } else {
-                rd_kafka_commit(rk, NULL, 0); /* what is done, while ours */
+                /* Commit what is done while the partitions are ours. */
+                if (w->txn)
+                        tg_txn_commit(w);
+                else
+                        rd_kafka_commit(rk, NULL, 0);
                 for (int i = 0; i < parts->cnt; i++)
                         part_revoke(w, parts->elems[i].partition);
                 rd_kafka_assign(rk, NULL);
@@ -228,11 +233,41 @@ void tg_consumer_offset_done(tg_worker_t *w, tg_job_t *j)
                 return; /* revoked since: not ours to commit */
         if (tg_offsets_done(p, j->offset, &commit) != 1)
                 return;
+        if (w->txn) {
+                tg_txn_offset(w, j->partition, commit);
+                return;
+        }
         l = rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(l, w->t_requests, j->partition)
             ->offset = commit;
         rd_kafka_offsets_store(w->consumer, l);
         rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* After an aborted transaction: read again from the committed offsets. Jobs
+ * still in flight from before belong to the old generation and no longer
+ * move offsets. */
+void tg_consumer_rewind(tg_worker_t *w)
+{
+        rd_kafka_topic_partition_list_t *parts = NULL;
+        rd_kafka_error_t *e;
+
+        if (rd_kafka_assignment(w->consumer, &parts) || !parts)
+                return;
+        rd_kafka_committed(w->consumer, parts, 10000);
+        for (int i = 0; i < parts->cnt; i++) {
+                if (parts->elems[i].offset < 0)
+                        parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+                part_assign(w, parts->elems[i].partition);
+                w->txn_offsets[parts->elems[i].partition] = -1;
+        }
+        e = rd_kafka_seek_partitions(w->consumer, parts, 10000);
+        if (e) {
+                tg_log(TG_LOG_ERROR, "rewind: %s", rd_kafka_error_string(e));
+                rd_kafka_error_destroy(e);
+                w->fatal = w->stopping = 1;
+        }
+        rd_kafka_topic_partition_list_destroy(parts);
 }
 
 void tg_consumer_commit_sync(tg_worker_t *w)
@@ -241,6 +276,10 @@ void tg_consumer_commit_sync(tg_worker_t *w)
 
         if (!w->consumer)
                 return;
+        if (w->txn) {
+                tg_txn_commit(w);
+                return;
+        }
         err = rd_kafka_commit(w->consumer, NULL, 0);
         if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
                 tg_log(TG_LOG_WARN, "commit: %s", rd_kafka_err2str(err));

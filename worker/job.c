@@ -232,3 +232,14 @@ void tg_jobs_redis_up(tg_worker_t *w)
                 j->redis_fn(j);
         }
 }
+
+/* Called once a job's messages are queued. With transactions they commit
+ * together with the offset, so the job is finished now; without, it waits
+ * for the delivery reports (tg_job_delivered). */
+void tg_job_sent(tg_job_t *j)
+{
+        if (!j->w->txn)
+                return;
+        tg_consumer_offset_done(j->w, j);
+        tg_job_free(j);
+}

@@ -43,10 +43,13 @@ int tg_job_defer(tg_job_t *j, const char *budget_id)
         tg_log(TG_LOG_INFO, "%s deferred: over budget %s for %s", j->request_id,
                b->id, b->period);
         j->deliveries = 1;
-        if (tg_producer_send(w, w->t_deferred, j->request_id, j->msg->payload,
+        if (tg_producer_send(w, w->t_deferred, j->request_id,
+                             strlen(j->request_id), j->msg->payload,
                              j->msg->len, j, defer_headers(j->msg, b))) {
                 w->fatal = 1;
                 w->stopping = 1;
+                return 1;
         }
+        tg_job_sent(j);
         return 1;
 }

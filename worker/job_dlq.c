@@ -33,21 +33,16 @@ void tg_job_dlq(tg_job_t *j, const char *reason)
 {
         tg_worker_t *w = j->w;
         rd_kafka_message_t *m = j->msg;
-        rd_kafka_resp_err_t err;
 
         tg_log(TG_LOG_WARN, "dlq %s/%d/%lld: %s", rd_kafka_topic_name(m->rkt),
                (int)m->partition, (long long)m->offset, reason);
         tg_metrics_dlq(w->metrics);
         j->deliveries = 1;
-        err = rd_kafka_producev(
-            w->producer, RD_KAFKA_V_TOPIC(w->t_dlq),
-            RD_KAFKA_V_KEY(m->key, m->key_len),
-            RD_KAFKA_V_VALUE(m->payload, m->len),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(j),
-            RD_KAFKA_V_HEADERS(dlq_headers(m, reason)), RD_KAFKA_V_END);
-        if (err) {
-                tg_log(TG_LOG_ERROR, "dlq produce: %s", rd_kafka_err2str(err));
+        if (tg_producer_send(w, w->t_dlq, m->key, m->key_len, m->payload,
+                             m->len, j, dlq_headers(m, reason))) {
                 w->fatal = 1;
                 w->stopping = 1;
+                return;
         }
+        tg_job_sent(j);
 }

@@ -94,8 +94,8 @@ static void alert(tg_worker_t *w, const char *spec)
         tg_time_format_us(tg_time_now_us(), ts, sizeof(ts));
         json = tg_events_alert(w, id, period, thr, spent, limit, ts);
         if (json) {
-                tg_producer_send(w, w->t_alerts, id, json, strlen(json), NULL,
-                                 NULL);
+                tg_producer_send(w, w->t_alerts, id, strlen(id), json,
+                                 strlen(json), NULL, NULL);
                 free(json);
         }
         tg_log(TG_LOG_WARN, "budget %s crossed %lld%% (%s)", id, thr, period);
@@ -141,9 +141,10 @@ void tg_job_publish(tg_job_t *j)
 
         j->deliveries = 2;
         rc = tg_producer_send(w, w->t_completions, j->request_id,
-                              j->stored_completion,
+                              strlen(j->request_id), j->stored_completion,
                               strlen(j->stored_completion), j, NULL);
-        rc |= tg_producer_send(w, w->t_usage, j->request_id, j->stored_usage,
+        rc |= tg_producer_send(w, w->t_usage, j->request_id,
+                               strlen(j->request_id), j->stored_usage,
                                strlen(j->stored_usage), j, NULL);
         if (rc) {
                 /* Produce refused outright (not a delivery failure): stop
@@ -154,4 +155,6 @@ void tg_job_publish(tg_job_t *j)
         if (w->conf->log_decisions)
                 tg_log(TG_LOG_INFO, "decision %s %s", j->request_id,
                        j->reason[0] ? j->reason : "completed");
+        if (!rc)
+                tg_job_sent(j);
 }

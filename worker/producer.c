@@ -21,6 +21,15 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
         tg_job_t *j = m->_private;
         rd_kafka_headers_t *h = NULL;
 
+        if (m->err && w->txn) {
+                /* The transaction cannot commit now; txn.c aborts it and
+                 * rewinds, so the request is answered again. */
+                tg_log(TG_LOG_WARN,
+                       "delivery to %s failed in a "
+                       "transaction: %s",
+                       rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+                return;
+        }
         if (m->err) {
                 /* Idempotence already retried inside librdkafka; once it
                  * gives up, send again rather than lose an event. */
@@ -31,7 +40,7 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
                 else
                         h = NULL;
                 if (tg_producer_send(w, rd_kafka_topic_name(m->rkt), m->key,
-                                     m->payload, m->len, j, h) == 0)
+                                     m->key_len, m->payload, m->len, j, h) == 0)
                         return;
                 w->fatal = 1;
                 w->stopping = 1;
@@ -50,10 +59,12 @@ static void on_readable(uv_poll_t *h, int status, int events)
         rd_kafka_poll(w->producer, 0);
 }
 
-static rd_kafka_conf_t *producer_conf(tg_worker_t *w, char *errstr, size_t size)
+static rd_kafka_conf_t *producer_conf(tg_worker_t *w, int txn, char *errstr,
+                                      size_t size)
 {
         rd_kafka_conf_t *kc = rd_kafka_conf_new();
         tg_config_t *c = w->conf;
+        char tid[320];
         const char *props[][2] = {
             {"bootstrap.servers", c->brokers},
             {"enable.idempotence", "true"},
@@ -68,6 +79,17 @@ static rd_kafka_conf_t *producer_conf(tg_worker_t *w, char *errstr, size_t size)
                 if (rd_kafka_conf_set(kc, props[i][0], props[i][1], errstr,
                                       size) != RD_KAFKA_CONF_OK)
                         goto err;
+        /* The id survives a restart with the same --worker-id, which
+         * fences the dead instance's open transaction at once; the short
+         * timeout bounds how long a crash can hold back readers. */
+        snprintf(tid, sizeof(tid), "tollgate-%s-%s", c->group, c->worker_id);
+        if (txn && (rd_kafka_conf_set(kc, "transactional.id", tid, errstr,
+                                      size) != RD_KAFKA_CONF_OK ||
+                    rd_kafka_conf_set(kc, "transaction.timeout.ms", "15000",
+                                      errstr, size) != RD_KAFKA_CONF_OK ||
+                    rd_kafka_conf_set(kc, "message.timeout.ms", "15000", errstr,
+                                      size) != RD_KAFKA_CONF_OK))
+                goto err;
         if (tg_kafka_conf_apply(kc, c, "producer", errstr, size))
                 goto err;
         rd_kafka_conf_set_opaque(kc, w);
@@ -78,9 +100,9 @@ err:
         return NULL;
 }
 
-int tg_producer_start(tg_worker_t *w, char *errstr, size_t size)
+static int producer_new(tg_worker_t *w, int txn, char *errstr, size_t size)
 {
-        rd_kafka_conf_t *kc = producer_conf(w, errstr, size);
+        rd_kafka_conf_t *kc = producer_conf(w, txn, errstr, size);
 
         if (!kc)
                 return -1;
@@ -89,6 +111,30 @@ int tg_producer_start(tg_worker_t *w, char *errstr, size_t size)
                 rd_kafka_conf_destroy(kc);
                 return -1;
         }
+        return 0;
+}
+
+/* Transactions where the broker supports them, else idempotence alone
+ * (duplicates are then byte-identical re-publications). */
+static int producer_create(tg_worker_t *w, char *errstr, size_t size)
+{
+        if (!w->conf->transactions)
+                return producer_new(w, 0, errstr, size);
+        if (producer_new(w, 1, errstr, size))
+                return -1;
+        w->txn = 1;
+        if (tg_txn_init(w, errstr, size) == 0)
+                return 0;
+        tg_log(TG_LOG_WARN, "%s: falling back to idempotent delivery", errstr);
+        rd_kafka_destroy(w->producer);
+        w->txn = 0;
+        return producer_new(w, 0, errstr, size);
+}
+
+int tg_producer_start(tg_worker_t *w, char *errstr, size_t size)
+{
+        if (producer_create(w, errstr, size))
+                return -1;
         w->pq = rd_kafka_queue_get_main(w->producer);
         if (pipe2(w->pq_pipe, O_NONBLOCK | O_CLOEXEC))
                 return snprintf(errstr, size, "pipe failed"), -1;
@@ -100,22 +146,29 @@ int tg_producer_start(tg_worker_t *w, char *errstr, size_t size)
 }
 
 /* hdrs is consumed. */
-int tg_producer_send(tg_worker_t *w, const char *topic, const char *key,
-                     const char *value, size_t len, tg_job_t *j,
+int tg_producer_send(tg_worker_t *w, const char *topic, const void *key,
+                     size_t key_len, const void *value, size_t len, tg_job_t *j,
                      rd_kafka_headers_t *hdrs)
 {
         rd_kafka_resp_err_t err;
 
+        if (tg_txn_ensure(w)) {
+                if (hdrs)
+                        rd_kafka_headers_destroy(hdrs);
+                return -1;
+        }
+        if (w->txn)
+                j = NULL; /* the job is done once its messages are queued */
         if (!hdrs)
                 hdrs = rd_kafka_headers_new(0);
         for (int tries = 0;; tries++) {
-                err = rd_kafka_producev(
-                    w->producer, RD_KAFKA_V_TOPIC(topic),
-                    RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
-                    RD_KAFKA_V_VALUE((void *)value, len),
-                    RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                    RD_KAFKA_V_OPAQUE(j), RD_KAFKA_V_HEADERS(hdrs),
-                    RD_KAFKA_V_END);
+                err =
+                    rd_kafka_producev(w->producer, RD_KAFKA_V_TOPIC(topic),
+                                      RD_KAFKA_V_KEY(key, key_len),
+                                      RD_KAFKA_V_VALUE((void *)value, len),
+                                      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                      RD_KAFKA_V_OPAQUE(j),
+                                      RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
                 if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL || tries > 100)
                         break;
                 /* The local queue is bounded; serve delivery reports to make
@@ -135,6 +188,7 @@ void tg_producer_close(tg_worker_t *w)
 {
         if (!w->producer)
                 return;
+        tg_txn_commit(w);
         rd_kafka_flush(w->producer, 30000);
         uv_poll_stop(&w->pq_poll);
         rd_kafka_queue_io_event_enable(w->pq, -1, NULL, 0);

@@ -81,6 +81,11 @@ static void on_tick(uv_timer_t *t)
         tg_worker_flow(w);
 }
 
+static void on_txn_timer(uv_timer_t *t)
+{
+        tg_txn_tick(t->data);
+}
+
 static int endpoint_setup(tg_worker_t *w, char *errstr, size_t size)
 {
         const char *e = w->conf->bedrock_endpoint;
@@ -137,6 +142,12 @@ static int parts_setup(tg_worker_t *w, char *errstr, size_t size)
         if (tg_http_start(w, errstr, size) ||
             tg_producer_start(w, errstr, size))
                 return -1;
+        if (w->txn) {
+                int64_t every = w->conf->txn_interval_ms / 2;
+                uv_timer_start(&w->txn_timer, on_txn_timer,
+                               (uint64_t)(every > 0 ? every : 1),
+                               (uint64_t)(every > 0 ? every : 1));
+        }
         return tg_consumer_start(w, errstr, size);
 }
 
@@ -144,6 +155,8 @@ static void handles_setup(tg_worker_t *w)
 {
         uv_timer_init(w->loop, &w->kick);
         w->kick.data = w;
+        uv_timer_init(w->loop, &w->txn_timer);
+        w->txn_timer.data = w;
         uv_timer_init(w->loop, &w->tick);
         w->tick.data = w;
         uv_timer_start(&w->tick, on_tick, 1000, 1000);

@@ -163,6 +163,14 @@ struct tg_worker {
         int64_t last_reap_ms;
         uint64_t rng;
         tg_metrics_t *metrics;
+        /* transactions (txn.c) */
+        int txn;      /* on */
+        int txn_open; /* begun, not yet committed */
+        int txn_dirty;
+        int64_t txn_started_ms;
+        uint64_t txn_commits;
+        int64_t txn_offsets[TG_PARTITIONS_MAX];
+        uv_timer_t txn_timer;
 };
 
 /* worker.c */
@@ -178,11 +186,21 @@ void tg_consumer_pause(tg_worker_t *w, int pause);
 void tg_consumer_close(tg_worker_t *w);
 void tg_consumer_commit_sync(tg_worker_t *w);
 void tg_consumer_offset_done(tg_worker_t *w, tg_job_t *j);
+void tg_consumer_rewind(tg_worker_t *w);
+
+/* txn.c */
+int tg_txn_init(tg_worker_t *w, char *errstr, size_t size);
+int tg_txn_ensure(tg_worker_t *w);
+void tg_txn_offset(tg_worker_t *w, int32_t partition, int64_t offset);
+int tg_txn_commit(tg_worker_t *w);
+void tg_txn_tick(tg_worker_t *w);
 
 /* producer.c */
 int tg_producer_start(tg_worker_t *w, char *errstr, size_t size);
-int tg_producer_send(tg_worker_t *w, const char *topic, const char *key,
-                     const char *value, size_t len, tg_job_t *j,
+/* Produces a copy of key/value (hdrs consumed) with the job as delivery
+ * opaque (ignored when transactions are on). Returns 0 or -1. */
+int tg_producer_send(tg_worker_t *w, const char *topic, const void *key,
+                     size_t key_len, const void *value, size_t len, tg_job_t *j,
                      rd_kafka_headers_t *hdrs);
 void tg_producer_close(tg_worker_t *w);
 
@@ -200,6 +218,7 @@ void tg_job_publish(tg_job_t *j);
 void tg_job_dlq(tg_job_t *j, const char *reason);
 int tg_job_defer(tg_job_t *j, const char *budget_id);
 void tg_job_delivered(tg_job_t *j);
+void tg_job_sent(tg_job_t *j);
 void tg_job_after(tg_job_t *j, int64_t ms, void (*fn)(tg_job_t *));
 void tg_job_free(tg_job_t *j);
 void tg_job_wait_redis(tg_job_t *j, void (*fn)(tg_job_t *));

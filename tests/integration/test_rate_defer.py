@@ -8,7 +8,7 @@ import time
 import urllib.request
 
 from conftest import consume_all
-from tgstack import Worker, events, ledger, produce, request, wait_assigned
+from tgstack import free_port, Worker, events, ledger, produce, request, wait_assigned
 
 
 def metric(port, name):
@@ -26,14 +26,15 @@ def test_rate_limit_holds_requests_until_the_next_minute(tmp_path, brokers,
            "--period", "day", "--limit-usd", "10", "--rpm", "30")
     # 5 s before a minute turns, so the held requests wait about 5 s
     env = {"TOLLGATE_FAKE_NOW": "2030-01-01T00:00:55Z"}
+    port = free_port()
     w = Worker(tmp_path, topics["prefix"], ledger_redis, env=env,
-               args=["--metrics-port", "39777"])
+               args=["--metrics-port", str(port)])
     try:
         wait_assigned([w], 4)
         produce(brokers, topics["requests"],
                 [(f"rl-{i}", request(f"rl-{i}", "eng")) for i in range(50)])
         comps = dict(events(brokers, topics["completions"], 50, timeout=90))
-        held = metric(39777, "tollgate_rate_limited_total")
+        held = metric(port, "tollgate_rate_limited_total")
     finally:
         assert w.stop() == 0
     assert {c["status"] for c in comps.values()} == {"completed"}

@@ -10,7 +10,7 @@ import time
 import urllib.request
 
 from conftest import consume_all
-from tgstack import Sim, Worker, events, ledger, produce, request, wait_assigned
+from tgstack import free_port, Sim, Worker, events, ledger, produce, request, wait_assigned
 
 
 def scrape(port):
@@ -38,9 +38,10 @@ def test_backpressure_and_metrics_match_events(tmp_path, brokers, topics,
     ledger(ledger_redis, "budget", "set", "eng", "--selector", "costCenter=eng",
            "--period", "day", "--limit-usd", "0.0005")
     sim = Sim("--latency-ms", "200")
+    port = free_port()
     w = Worker(tmp_path, topics["prefix"], ledger_redis,
                args=["--bedrock-endpoint", sim.url, "--max-inflight", "16",
-                     "--metrics-port", "39778"])
+                     "--metrics-port", str(port)])
     try:
         wait_assigned([w], 4)
         reqs = [request(f"bp-{i}", ("eng", "sales")[i % 2]) for i in range(300)]
@@ -48,7 +49,7 @@ def test_backpressure_and_metrics_match_events(tmp_path, brokers, topics,
         produce(brokers, topics["requests"], [(r["requestId"], r) for r in reqs])
         usage = dict(events(brokers, topics["usage"], 300, timeout=90))
         time.sleep(0.5)
-        m = scrape(39778)
+        m = scrape(port)
         peak = sim.stats()["peakInFlight"]
     finally:
         assert w.stop() == 0

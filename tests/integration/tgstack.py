@@ -24,6 +24,14 @@ TEST_AWS_ENV = {"AWS_ACCESS_KEY_ID": "AKIDTOLLGATETEST",
                 "AWS_REGION": "us-east-1"}
 
 
+def free_port():
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def build_dir():
     return Path(os.environ.get("TOLLGATE_BUILD_DIR", REPO / "build")).resolve()
 
