@@ -115,6 +115,7 @@ void tg_config_init(tg_config_t *c)
         set_str(&c->topic_prefix, "tollgate");
         set_str(&c->worker_id, id);
         set_str(&c->log_level, "info");
+        set_str(&c->metrics_labels, "costCenter,applicationId,environment");
         c->max_inflight = 4096;
         c->max_attempts = 6;
         c->backoff_base_ms = 100;

@@ -31,6 +31,7 @@ typedef struct tg_config {
         char *topic_prefix; /* topics are <prefix>.requests etc. */
         char *worker_id;
         char *log_level;
+        char *metrics_labels; /* tag keys used as metric labels, comma list */
         int64_t max_inflight;
         int64_t max_attempts;
         int64_t backoff_base_ms;

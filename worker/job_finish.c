@@ -134,6 +134,27 @@ static void on_finish(tg_ledger_t *l, redisReply *r, void *opaque)
         tg_job_publish(j);
 }
 
+/* One structured line per decision, for log pipelines (--log-decisions). */
+static void log_decision(const tg_job_t *j)
+{
+        static const char *st[] = {"completed", "rejected", "invalid",
+                                   "failed"};
+        json_t *f = json_object();
+
+        json_object_set_new(f, "requestId", json_string(j->request_id));
+        json_object_set_new(f, "status", json_string(st[j->status]));
+        if (j->reason[0])
+                json_object_set_new(f, "reason", json_string(j->reason));
+        if (j->res.model)
+                json_object_set_new(f, "model",
+                                    json_string(j->res.model->alias));
+        json_object_set_new(f, "costNanoUsd", json_integer(j->cost_nano));
+        json_object_set_new(f, "attempts", json_integer(j->attempts));
+        json_object_set_new(f, "latencyUs",
+                            json_integer(tg_mono_us() - j->t0_us));
+        tg_log_fields(TG_LOG_INFO, "decision", f);
+}
+
 void tg_job_publish(tg_job_t *j)
 {
         tg_worker_t *w = j->w;
@@ -153,8 +174,7 @@ void tg_job_publish(tg_job_t *j)
                 w->stopping = 1;
         }
         if (w->conf->log_decisions)
-                tg_log(TG_LOG_INFO, "decision %s %s", j->request_id,
-                       j->reason[0] ? j->reason : "completed");
+                log_decision(j);
         if (!rc)
                 tg_job_sent(j);
 }

@@ -14,9 +14,6 @@
 #include "log.h"
 #include "tgtime.h"
 
-static const char *const label_keys[] = {"costCenter", "applicationId",
-                                         "environment"};
-
 static void kick_cb(uv_timer_t *t)
 {
         tg_consumer_drain(t->data);
@@ -78,6 +75,7 @@ static void on_tick(uv_timer_t *t)
         tg_worker_t *w = t->data;
 
         tg_reaper_tick(w);
+        tg_lag_update(w);
         tg_worker_flow(w);
 }
 
@@ -120,11 +118,26 @@ static void topics_setup(tg_worker_t *w)
                         sizeof(w->t_deferred));
 }
 
+/* Tag keys that become metric labels: bounded in number here, in values by
+ * the metrics' series cap. */
+static int metrics_setup(tg_worker_t *w, char *errstr, size_t size)
+{
+        const char *keys[8];
+        char labels[256], *save = NULL;
+        int n = 0;
+
+        snprintf(labels, sizeof(labels), "%s", w->conf->metrics_labels);
+        for (char *k = strtok_r(labels, ",", &save); k && n < 8;
+             k = strtok_r(NULL, ",", &save))
+                keys[n++] = k;
+        w->metrics = tg_metrics_new((int)w->conf->metrics_port, keys, n,
+                                    errstr, size);
+        return w->metrics ? 0 : -1;
+}
+
 static int parts_setup(tg_worker_t *w, char *errstr, size_t size)
 {
-        w->metrics = tg_metrics_new((int)w->conf->metrics_port, label_keys, 3,
-                                    errstr, size);
-        if (!w->metrics)
+        if (metrics_setup(w, errstr, size))
                 return -1;
         w->catalog = tg_catalog_load_file(w->conf->catalog, errstr, size);
         if (!w->catalog)

@@ -232,6 +232,7 @@ void tg_budgets_destroy(tg_worker_t *w);
 
 /* reaper.c: releases reservations of workers that died */
 void tg_reaper_tick(tg_worker_t *w);
+void tg_lag_update(tg_worker_t *w);
 void tg_worker_rtt(int64_t us, void *opaque);
 
 /* gates.c: adaptive per-model concurrency */
