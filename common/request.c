@@ -11,10 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tgjson.h"
 #include "tgtime.h"
 
 static int fail(char *errstr, size_t size, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static int fail(char *errstr, size_t size, const char *fmt, ...)
 {
@@ -24,31 +25,6 @@ static int fail(char *errstr, size_t size, const char *fmt, ...)
         vsnprintf(errstr, size, fmt, ap);
         va_end(ap);
         return -1;
-}
-
-/* jansson's own depth cap is 2048; ours is far lower, checked before parsing
- * so a hostile document costs one linear scan. */
-static int json_depth_ok(const char *buf, size_t len, int max_depth)
-{
-        int depth = 0, in_str = 0;
-
-        for (size_t i = 0; i < len; i++) {
-                char c = buf[i];
-                if (in_str) {
-                        if (c == '\\')
-                                i++;
-                        else if (c == '"')
-                                in_str = 0;
-                } else if (c == '"') {
-                        in_str = 1;
-                } else if (c == '{' || c == '[') {
-                        if (++depth > max_depth)
-                                return 0;
-                } else if (c == '}' || c == ']') {
-                        depth--;
-                }
-        }
-        return 1;
 }
 
 int tg_request_id_valid(const char *s, size_t len)
@@ -116,8 +92,7 @@ static int parse_tags(tg_request_t *req, json_t *tags, char *errstr,
         {
                 if (!json_is_string(val))
                         return fail(errstr, size,
-                                    "tags.%.64s: value must be a string",
-                                    key);
+                                    "tags.%.64s: value must be a string", key);
                 if (tg_tag_check(key, json_string_value(val), errstr, size))
                         return -1;
                 req->tags[req->n_tags].key = key;
@@ -382,7 +357,7 @@ tg_parse_result_t tg_request_parse(tg_request_t *req, const char *buf,
         memset(req, 0, sizeof(*req));
         if (!max_size)
                 max_size = TG_REQUEST_SIZE_DEFAULT;
-        if (!json_depth_ok(buf, len, TG_JSON_DEPTH_MAX)) {
+        if (!tg_json_depth_ok(buf, len, TG_JSON_DEPTH_MAX)) {
                 fail(errstr, errstr_size, "JSON nested deeper than %d",
                      TG_JSON_DEPTH_MAX);
                 return TG_PARSE_NOT_JSON;

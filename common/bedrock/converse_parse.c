@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tgjson.h"
+
 static int fail(char *errstr, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -27,32 +29,6 @@ static int fail(char *errstr, size_t size, const char *fmt, ...)
                 va_end(ap);
         }
         return -1;
-}
-
-/* jansson allows 2048 levels; a Converse response has about 5. One linear
- * scan before parsing keeps a hostile body from costing more. */
-static int depth_ok(const char *buf, size_t len, int max_depth)
-{
-        int depth = 0, in_str = 0;
-
-        for (size_t i = 0; i < len; i++) {
-                char c = buf[i];
-
-                if (in_str) {
-                        if (c == '\\')
-                                i++;
-                        else if (c == '"')
-                                in_str = 0;
-                } else if (c == '"') {
-                        in_str = 1;
-                } else if (c == '{' || c == '[') {
-                        if (++depth > max_depth)
-                                return 0;
-                } else if (c == '}' || c == ']') {
-                        depth--;
-                }
-        }
-        return 1;
 }
 
 /* A count in 0..TG_CONVERSE_COUNT_MAX; absent is 0 unless required. */
@@ -203,7 +179,7 @@ int tg_converse_parse(const char *body, size_t len, tg_converse_result_t *out,
                      TG_CONVERSE_BODY_MAX);
                 goto err;
         }
-        if (!depth_ok(body, len, TG_CONVERSE_DEPTH_MAX)) {
+        if (!tg_json_depth_ok(body, len, TG_CONVERSE_DEPTH_MAX)) {
                 fail(errstr, errstr_size, "response: nested deeper than %d",
                      TG_CONVERSE_DEPTH_MAX);
                 goto err;

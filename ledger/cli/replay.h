@@ -61,8 +61,5 @@ int tg_replay_run(const tg_replay_conf_t *conf, tg_replay_event_cb *on_event,
                   tg_replay_issue_cb *on_issue, void *opaque,
                   tg_replay_stats_t *stats, char *errstr, size_t errstr_size);
 
-/* The largest nesting of objects and arrays in buf, stopping early once it
- * passes max (strings are skipped). */
-int tg_replay_json_depth(const char *buf, size_t len, int max);
 
 #endif

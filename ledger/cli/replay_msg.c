@@ -10,6 +10,7 @@
 
 #include "cli.h"
 #include "request.h"
+#include "tgjson.h"
 
 /* What is remembered of each requestId: enough to tell a re-publication
  * from a different event, and where the first one was. */
@@ -18,28 +19,6 @@ typedef struct tg_replay_seen {
         int32_t partition;
         int64_t offset;
 } tg_replay_seen_t;
-
-int tg_replay_json_depth(const char *buf, size_t len, int max)
-{
-        int depth = 0, deepest = 0, in_str = 0;
-
-        for (size_t i = 0; i < len && deepest <= max; i++) {
-                char c = buf[i];
-                if (in_str) {
-                        if (c == '\\')
-                                i++;
-                        else if (c == '"')
-                                in_str = 0;
-                } else if (c == '"') {
-                        in_str = 1;
-                } else if (c == '{' || c == '[') {
-                        deepest = ++depth > deepest ? depth : deepest;
-                } else if (c == '}' || c == ']') {
-                        depth--;
-                }
-        }
-        return deepest;
-}
 
 __attribute__((format(printf, 5, 6))) static void
 issue(tg_replay_t *r, tg_replay_issue_kind_t kind, const rd_kafka_message_t *m,
@@ -76,8 +55,7 @@ static json_t *parse(tg_replay_t *r, const rd_kafka_message_t *m,
                              "%zu bytes, over the %zu-byte cap", m->len,
                              r->conf->max_message),
                        NULL;
-        if (tg_replay_json_depth(m->payload, m->len, TG_CLI_DEPTH_MAX) >
-            TG_CLI_DEPTH_MAX)
+        if (!tg_json_depth_ok(m->payload, m->len, TG_CLI_DEPTH_MAX))
                 return issue(r, TG_REPLAY_MALFORMED, m, NULL,
                              "JSON nested deeper than %d", TG_CLI_DEPTH_MAX),
                        NULL;

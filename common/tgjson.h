@@ -1,0 +1,14 @@
+/*
+ * JSON helpers shared over jansson.
+ */
+#ifndef TG_JSON_H
+#define TG_JSON_H
+
+#include <stddef.h>
+
+/* 1 when the JSON text nests objects/arrays no deeper than max_depth.
+ * jansson's own cap is 2048 levels; ours are far lower and checked before
+ * parsing, so a hostile document costs one linear scan. */
+int tg_json_depth_ok(const char *buf, size_t len, int max_depth);
+
+#endif
