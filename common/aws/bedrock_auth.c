@@ -22,7 +22,10 @@ long tg_bedrock_model_path(const char *model_id, const char *operation,
                 if (!((operation[i] >= 'a' && operation[i] <= 'z') ||
                       operation[i] == '-'))
                         return -1;
-        if (!op_len || !*model_id || out_size < pre + 1)
+        /* "." and ".." are the only ids whose encoding is still a dot
+         * segment, which curl and servers would resolve away. */
+        if (!op_len || !*model_id || !strcmp(model_id, ".") ||
+            !strcmp(model_id, "..") || out_size < pre + 1)
                 return -1;
         memcpy(out, "/model/", pre + 1);
         n = tg_sigv4_uri_encode(model_id, strlen(model_id), 0, out + pre,
