@@ -334,12 +334,19 @@ static int parse_model(tg_request_t *req, char *errstr, size_t size)
 
 static int validate(tg_request_t *req, char *errstr, size_t size)
 {
-        /* Envelope and tags first: an invalid request's events still need
-         * its id and tags for charge-back. */
-        if (parse_envelope(req, errstr, size))
-                return -1;
+        char env_err[256];
+        int env_bad;
+
+        /* Tags are read even when the envelope is bad: an invalid request's
+         * events still need them for charge-back. The envelope's error,
+         * if any, is the one reported. */
+        env_bad = parse_envelope(req, env_err, sizeof(env_err));
         if (parse_tags(req, json_object_get(req->root, "tags"), errstr, size))
                 return -1;
+        if (env_bad) {
+                snprintf(errstr, size, "%s", env_err);
+                return -1;
+        }
         if (check_fields(req->root, errstr, size))
                 return -1;
         if (parse_model(req, errstr, size))

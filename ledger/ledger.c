@@ -13,7 +13,7 @@
 #include "ledger_int.h"
 
 extern const char tg_lua_admit[], tg_lua_finish[], tg_lua_release[],
-    tg_lua_load[];
+    tg_lua_load[], tg_lua_renew[];
 
 static const char *script_body(tg_script_t s)
 {
@@ -23,6 +23,7 @@ static const char *script_body(tg_script_t s)
         bodies[TG_SCRIPT_FINISH] = tg_lua_finish;
         bodies[TG_SCRIPT_RELEASE] = tg_lua_release;
         bodies[TG_SCRIPT_LOAD] = tg_lua_load;
+        bodies[TG_SCRIPT_RENEW] = tg_lua_renew;
         return bodies[s];
 }
 

@@ -21,6 +21,7 @@ typedef enum tg_script {
         TG_SCRIPT_FINISH,
         TG_SCRIPT_RELEASE,
         TG_SCRIPT_LOAD,
+        TG_SCRIPT_RENEW,
         TG_SCRIPT_COUNT,
 } tg_script_t;
 

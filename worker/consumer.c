@@ -2,7 +2,8 @@
  * The Kafka consumer on the loop: librdkafka writes a byte to a pipe when
  * its queue turns non-empty; we drain the queue from a uv_poll on that pipe.
  * Offsets are stored (and auto-committed) only up to the oldest unfinished
- * request of each partition.
+ * request of each partition; with transactions they are committed in the
+ * transaction that carries the messages of the requests below them.
  */
 #include <stdio.h>
 #include <string.h>
@@ -33,19 +34,45 @@ static void set_props(rd_kafka_conf_t *kc, tg_config_t *c, const char *who,
         }
 }
 
+/* librdkafka's own log lines join ours as JSON (it calls from its
+ * threads; tg_log only formats and writes one line). */
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
+                   const char *buf)
+{
+        tg_log_level_t l = level <= 3   ? TG_LOG_ERROR
+                           : level == 4 ? TG_LOG_WARN
+                           : level <= 6 ? TG_LOG_INFO
+                                        : TG_LOG_DEBUG;
+
+        tg_log(l, "kafka %s %s: %s", rd_kafka_name(rk), fac, buf);
+}
+
 int tg_kafka_conf_apply(rd_kafka_conf_t *kc, tg_config_t *c, const char *who,
                         char *errstr, size_t size)
 {
         int rc = 0;
 
+        rd_kafka_conf_set_log_cb(kc, log_cb);
         set_props(kc, c, who, errstr, size, &rc);
         return rc;
+}
+
+/* Drops the finished jobs held for a partition that is no longer ours, or
+ * is read again: whoever reads their requests next answers them from what
+ * the ledger stored. */
+static void held_drop(tg_worker_t *w, int32_t p)
+{
+        tg_job_t *j;
+
+        while ((j = tg_job_list_pop(&w->held[p])))
+                tg_job_free(j);
 }
 
 static void part_assign(tg_worker_t *w, int32_t p)
 {
         if (p < 0 || p >= TG_PARTITIONS_MAX)
                 return;
+        held_drop(w, p);
         tg_offsets_part_destroy(w->parts[p]);
         w->parts[p] = tg_offsets_part_new(p);
         w->part_gen[p]++;
@@ -58,6 +85,7 @@ static void part_revoke(tg_worker_t *w, int32_t p)
         /* In-flight jobs of this partition run on; the ledger makes their
          * redelivery to the new owner harmless. Their offsets are not ours
          * to commit any more. */
+        held_drop(w, p);
         tg_offsets_part_destroy(w->parts[p]);
         w->parts[p] = NULL;
         w->part_gen[p]++;
@@ -233,15 +261,78 @@ void tg_consumer_offset_done(tg_worker_t *w, tg_job_t *j)
                 return; /* revoked since: not ours to commit */
         if (tg_offsets_done(p, j->offset, &commit) != 1)
                 return;
-        if (w->txn) {
-                tg_txn_offset(w, j->partition, commit);
-                return;
-        }
         l = rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(l, w->t_requests, j->partition)
             ->offset = commit;
         rd_kafka_offsets_store(w->consumer, l);
         rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Sorted by offset; jobs mostly finish in order, so usually an append. */
+static void held_insert(tg_job_list_t *l, tg_job_t *j)
+{
+        tg_job_t **pp = &l->head;
+
+        if (!l->tail || l->tail->offset < j->offset) {
+                tg_job_list_push(l, j);
+                return;
+        }
+        while ((*pp)->offset < j->offset)
+                pp = &(*pp)->wait_next;
+        j->wait_next = *pp;
+        *pp = j;
+        l->len++;
+}
+
+/* Everything below `commit` finished: produce the held jobs' messages in
+ * offset order and move the transaction's offset past them. */
+static void release(tg_worker_t *w, int32_t p, int64_t commit)
+{
+        tg_job_list_t *l = &w->held[p];
+        tg_job_t *j;
+
+        while (l->head && l->head->offset < commit) {
+                j = tg_job_list_pop(l);
+                if (j->emit(j)) {
+                        /* Refused outright: stop, committing only what
+                         * went out before it. */
+                        tg_txn_offset(w, p, j->offset);
+                        w->part_gen[p]++;
+                        w->fatal = w->stopping = 1;
+                        tg_job_free(j);
+                        held_drop(w, p);
+                        return;
+                }
+                tg_job_free(j);
+        }
+        tg_txn_offset(w, p, commit);
+}
+
+/* With transactions, a job's messages go out in the transaction that also
+ * commits its offset, so a read_committed reader sees them exactly once:
+ * a crash or an abort loses both, and the request, read again, is answered
+ * from what the ledger stored. Requests finish out of order, so a finished
+ * job is held (still counted in flight) until every request before it on
+ * its partition finished; otherwise its events could commit while its
+ * offset does not, and its redelivery would publish them twice. A job
+ * whose partition was revoked or rewound since it started is dropped: its
+ * request is read again. */
+void tg_consumer_ready(tg_worker_t *w, tg_job_t *j)
+{
+        int32_t p = j->partition;
+        int64_t commit = -1;
+        int rc = -1;
+
+        if (p >= 0 && p < TG_PARTITIONS_MAX && w->parts[p] &&
+            w->part_gen[p] == j->part_gen)
+                rc = tg_offsets_done(w->parts[p], j->offset, &commit);
+        if (rc < 0) {
+                tg_job_free(j);
+                return;
+        }
+        held_insert(&w->held[p], j);
+        if (rc == 1)
+                release(w, p, commit);
 }
 
 /* After an aborted transaction: read again from the committed offsets. Jobs

@@ -166,6 +166,8 @@ char *tg_events_usage(tg_job_t *j)
                             json_integer(approved ? j->cost_nano : 0));
         if (overrun)
                 json_object_set_new(o, "overrunNanoUsd", json_integer(overrun));
+        if (j->billing_unknown)
+                json_object_set_new(o, "billingUnknown", json_true());
         json_object_set_new(
             o, "priceVersion",
             json_string(tg_catalog_price_version(j->w->catalog)));
@@ -181,7 +183,7 @@ char *tg_events_usage(tg_job_t *j)
 
 char *tg_events_alert(tg_worker_t *w, const char *id, const char *period,
                       long long thr, long long spent, long long limit,
-                      const char *ts)
+                      int tokens, const char *ts)
 {
         json_t *o = json_object();
 
@@ -189,8 +191,13 @@ char *tg_events_alert(tg_worker_t *w, const char *id, const char *period,
         json_object_set_new(o, "budgetId", json_string(id));
         json_object_set_new(o, "period", json_string(period));
         json_object_set_new(o, "thresholdPercent", json_integer(thr));
-        json_object_set_new(o, "spentNanoUsd", json_integer(spent));
-        json_object_set_new(o, "limitNanoUsd", json_integer(limit));
+        if (tokens) { /* a token-only budget alerts on tokens */
+                json_object_set_new(o, "spentTokens", json_integer(spent));
+                json_object_set_new(o, "limitTokens", json_integer(limit));
+        } else {
+                json_object_set_new(o, "spentNanoUsd", json_integer(spent));
+                json_object_set_new(o, "limitNanoUsd", json_integer(limit));
+        }
         json_object_set_new(o, "at", json_string(ts));
         json_object_set_new(o, "workerId", json_string(w->conf->worker_id));
         return dump(o);

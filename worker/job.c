@@ -68,8 +68,12 @@ static void pick_request_id(tg_job_t *j)
                 snprintf(j->request_id, sizeof(j->request_id), "%.*s",
                          (int)m->key_len, (const char *)m->key);
         } else {
+                /* The topic is hashed so the id stays within 128 chars. */
+                uint64_t h = 14695981039346656037ULL;
+                for (const char *t = rd_kafka_topic_name(m->rkt); *t; t++)
+                        h = (h ^ (unsigned char)*t) * 1099511628211ULL;
                 snprintf(j->request_id, sizeof(j->request_id),
-                         "kafka-%s-%d-%lld", rd_kafka_topic_name(m->rkt),
+                         "kafka-%016llx-%d-%lld", (unsigned long long)h,
                          (int)m->partition, (long long)m->offset);
         }
 }
@@ -193,6 +197,8 @@ void tg_job_free(tg_job_t *j)
         free(j->body);
         free(j->resp);
         tg_bedrock_auth_free(j->headers);
+        if (j->hdrs)
+                rd_kafka_headers_destroy(j->hdrs);
         if (j->easy) {
                 curl_multi_remove_handle(w->multi, j->easy);
                 curl_easy_cleanup(j->easy);
@@ -233,13 +239,21 @@ void tg_jobs_redis_up(tg_worker_t *w)
         }
 }
 
-/* Called once a job's messages are queued. With transactions they commit
- * together with the offset, so the job is finished now; without, it waits
- * for the delivery reports (tg_job_delivered). */
-void tg_job_sent(tg_job_t *j)
+/* A job's messages are ready. Without transactions they are produced now
+ * and the job waits for their delivery reports (tg_job_delivered); with
+ * them, they wait for the transaction that also commits their offset
+ * (tg_consumer_ready). */
+void tg_job_output(tg_job_t *j, int (*emit)(tg_job_t *))
 {
-        if (!j->w->txn)
-                return;
-        tg_consumer_offset_done(j->w, j);
-        tg_job_free(j);
+        tg_worker_t *w = j->w;
+
+        j->emit = emit;
+        if (w->txn) {
+                tg_consumer_ready(w, j);
+        } else if (emit(j)) {
+                /* Produce refused outright (not a delivery failure): stop
+                 * before losing more; the offset stays uncommitted. */
+                w->fatal = 1;
+                w->stopping = 1;
+        }
 }

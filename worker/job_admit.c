@@ -116,6 +116,7 @@ static void resume(tg_job_t *j, redisReply *r)
         const char *keys = elem(r, 1);
 
         j->reserved = 1;
+        j->lease_ms = tg_mono_ms();
         if (tg_budgets_from_keys(j->w, j, keys)) {
                 j->status = TG_STATUS_FAILED;
                 snprintf(j->reason, sizeof(j->reason),
@@ -173,6 +174,7 @@ static void on_admit(tg_ledger_t *l, redisReply *r, void *opaque)
         verdict = elem(r, 0);
         if (strcmp(verdict, "ok") == 0) {
                 j->reserved = 1;
+                j->lease_ms = tg_mono_ms();
                 tg_gate_enter(j, tg_job_call);
         } else if (strcmp(verdict, "rejected") == 0) {
                 rejected(j, r);

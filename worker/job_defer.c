@@ -28,6 +28,17 @@ static rd_kafka_headers_t *defer_headers(rd_kafka_message_t *m,
         return h;
 }
 
+static int emit_deferred(tg_job_t *j)
+{
+        rd_kafka_headers_t *h = j->hdrs;
+
+        j->hdrs = NULL; /* consumed by the send */
+        j->deliveries = 1;
+        return tg_producer_send(j->w, j->w->t_deferred, j->request_id,
+                                strlen(j->request_id), j->msg->payload,
+                                j->msg->len, j, h);
+}
+
 /* Returns 1 when the request was deferred, 0 when the budget rejects. */
 int tg_job_defer(tg_job_t *j, const char *budget_id)
 {
@@ -42,14 +53,7 @@ int tg_job_defer(tg_job_t *j, const char *budget_id)
         tg_metrics_deferred(w->metrics, b->id);
         tg_log(TG_LOG_INFO, "%s deferred: over budget %s for %s", j->request_id,
                b->id, b->period);
-        j->deliveries = 1;
-        if (tg_producer_send(w, w->t_deferred, j->request_id,
-                             strlen(j->request_id), j->msg->payload,
-                             j->msg->len, j, defer_headers(j->msg, b))) {
-                w->fatal = 1;
-                w->stopping = 1;
-                return 1;
-        }
-        tg_job_sent(j);
+        j->hdrs = defer_headers(j->msg, b);
+        tg_job_output(j, emit_deferred);
         return 1;
 }

@@ -29,20 +29,24 @@ static rd_kafka_headers_t *dlq_headers(rd_kafka_message_t *m,
         return h;
 }
 
+static int emit_dlq(tg_job_t *j)
+{
+        rd_kafka_message_t *m = j->msg;
+        rd_kafka_headers_t *h = j->hdrs;
+
+        j->hdrs = NULL; /* consumed by the send */
+        j->deliveries = 1;
+        return tg_producer_send(j->w, j->w->t_dlq, m->key, m->key_len,
+                                m->payload, m->len, j, h);
+}
+
 void tg_job_dlq(tg_job_t *j, const char *reason)
 {
-        tg_worker_t *w = j->w;
         rd_kafka_message_t *m = j->msg;
 
         tg_log(TG_LOG_WARN, "dlq %s/%d/%lld: %s", rd_kafka_topic_name(m->rkt),
                (int)m->partition, (long long)m->offset, reason);
-        tg_metrics_dlq(w->metrics);
-        j->deliveries = 1;
-        if (tg_producer_send(w, w->t_dlq, m->key, m->key_len, m->payload,
-                             m->len, j, dlq_headers(m, reason))) {
-                w->fatal = 1;
-                w->stopping = 1;
-                return;
-        }
-        tg_job_sent(j);
+        tg_metrics_dlq(j->w->metrics);
+        j->hdrs = dlq_headers(m, reason);
+        tg_job_output(j, emit_dlq);
 }

@@ -17,7 +17,7 @@ static void on_finish(tg_ledger_t *l, redisReply *r, void *opaque);
 static int finish_send(tg_job_t *j, const char *completion, const char *usage)
 {
         tg_worker_t *w = j->w;
-        const char *av[3 + 3 * 512 + 8];
+        const char *av[3 + 5 * 256 + 8];
         size_t al[sizeof(av) / sizeof(av[0])];
         char req_key[192], nums[4][24];
         int n = 0, nkeys;
@@ -50,6 +50,10 @@ static int finish_send(tg_job_t *j, const char *completion, const char *usage)
                          sizeof(j->budgets[i].limit_str), "%lld",
                          (long long)j->budgets[i].limit_nano);
                 av[n++] = j->budgets[i].limit_str;
+                snprintf(j->budgets[i].limit_tokens_str,
+                         sizeof(j->budgets[i].limit_tokens_str), "%lld",
+                         (long long)j->budgets[i].limit_tokens);
+                av[n++] = j->budgets[i].limit_tokens_str;
                 av[n++] = j->budgets[i].thresholds;
         }
         for (int i = 0; i < n; i++)
@@ -82,17 +86,18 @@ static const char *elem(redisReply *r, size_t i)
 
 static void alert(tg_worker_t *w, const char *spec)
 {
-        /* "budget|key|threshold|spent|limit" */
-        char id[TG_BUDGET_ID_MAX + 1], key[192], ts[40], *json;
+        /* "budget|key|threshold|spent|limit|usd|tokens" */
+        char id[TG_BUDGET_ID_MAX + 1], key[192], kind[8], ts[40], *json;
         long long thr, spent, limit;
         const char *period;
 
-        if (sscanf(spec, "%64[^|]|%191[^|]|%lld|%lld|%lld", id, key, &thr,
-                   &spent, &limit) != 5)
+        if (sscanf(spec, "%64[^|]|%191[^|]|%lld|%lld|%lld|%7s", id, key, &thr,
+                   &spent, &limit, kind) != 6)
                 return;
         period = strrchr(key, ':') + 1;
         tg_time_format_us(tg_time_now_us(), ts, sizeof(ts));
-        json = tg_events_alert(w, id, period, thr, spent, limit, ts);
+        json = tg_events_alert(w, id, period, thr, spent, limit,
+                               strcmp(kind, "tokens") == 0, ts);
         if (json) {
                 tg_producer_send(w, w->t_alerts, id, strlen(id), json,
                                  strlen(json), NULL, NULL);
@@ -155,7 +160,7 @@ static void log_decision(const tg_job_t *j)
         tg_log_fields(TG_LOG_INFO, "decision", f);
 }
 
-void tg_job_publish(tg_job_t *j)
+static int emit_events(tg_job_t *j)
 {
         tg_worker_t *w = j->w;
         int rc;
@@ -167,14 +172,12 @@ void tg_job_publish(tg_job_t *j)
         rc |= tg_producer_send(w, w->t_usage, j->request_id,
                                strlen(j->request_id), j->stored_usage,
                                strlen(j->stored_usage), j, NULL);
-        if (rc) {
-                /* Produce refused outright (not a delivery failure): stop
-                 * before losing more; the offset stays uncommitted. */
-                w->fatal = 1;
-                w->stopping = 1;
-        }
-        if (w->conf->log_decisions)
+        return rc;
+}
+
+void tg_job_publish(tg_job_t *j)
+{
+        if (j->w->conf->log_decisions)
                 log_decision(j);
-        if (!rc)
-                tg_job_sent(j);
+        tg_job_output(j, emit_events);
 }

@@ -57,6 +57,9 @@ static void failed(tg_job_t *j, const tg_bedrock_error_t *e)
                 return;
         }
         j->status = TG_STATUS_FAILED;
+        /* Not charged (only approved requests are), but flagged: AWS may
+         * have billed a call that timed out after it was sent. */
+        j->billing_unknown = e->billing_unknown;
         tg_bedrock_reason(e, j->reason, sizeof(j->reason));
         tg_job_finish(j);
 }

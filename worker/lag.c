@@ -15,9 +15,8 @@ void tg_lag_update(tg_worker_t *w)
         for (int i = 0; i < parts->cnt; i++) {
                 rd_kafka_topic_partition_t *p = &parts->elems[i];
                 int64_t lo, hi;
-                if (rd_kafka_get_watermark_offsets(w->consumer, p->topic,
-                                                   p->partition, &lo,
-                                                   &hi) != 0 ||
+                if (rd_kafka_get_watermark_offsets(
+                        w->consumer, p->topic, p->partition, &lo, &hi) != 0 ||
                     hi < 0)
                         continue;
                 tg_metrics_lag(w->metrics, p->partition,

@@ -104,6 +104,18 @@ static void put_named(out_t *o, const char *name, const char *type,
         }
 }
 
+/* Values kept in milliseconds, exposed in seconds as Prometheus expects. */
+static void put_named_seconds(out_t *o, const char *name, const char *help,
+                              const char *label, const tg_named_t *a, int n)
+{
+        put(o, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+        for (int i = 0; i < n; i++) {
+                put(o, "%s{", name);
+                put_label(o, label, a[i].name, 1);
+                put(o, "} %.3f\n", (double)a[i].value / 1000.0);
+        }
+}
+
 static void put_scalar(out_t *o, const char *name, const char *type,
                        const char *help, long long v)
 {
@@ -141,9 +153,9 @@ char *tg_metrics_render(tg_metrics_t *m)
         put_named(&o, "tollgate_rate_limited_total", "counter",
                   "Admissions held by a budget's rate limit", "budget",
                   m->rate_waits, m->n_rate_waits);
-        put_named(&o, "tollgate_rate_wait_ms_total", "counter",
-                  "Milliseconds requests were held by rate limits", "budget",
-                  m->rate_wait_ms, m->n_rate_wait_ms);
+        put_named_seconds(&o, "tollgate_rate_wait_seconds_total",
+                          "Time requests were held by rate limits", "budget",
+                          m->rate_wait_ms, m->n_rate_wait_ms);
         put_named(&o, "tollgate_deferred_total", "counter",
                   "Requests parked on the deferred topic", "budget",
                   m->deferred, m->n_deferred);
@@ -152,6 +164,9 @@ char *tg_metrics_render(tg_metrics_t *m)
         put_scalar(&o, "tollgate_overruns_total", "counter",
                    "Requests whose real cost passed their reservation",
                    (long long)m->overruns);
+        put_scalar(&o, "tollgate_overrun_nano_usd_total", "counter",
+                   "Cost above reservations, recorded exactly, nano-USD",
+                   (long long)m->overrun_nano);
         put_named(&o, "tollgate_consumer_lag", "gauge",
                   "Messages behind the end of each partition", "partition",
                   m->lags, m->n_lags);

@@ -48,7 +48,9 @@ static void on_ledger_state(tg_ledger_t *l, int up, void *opaque)
         tg_worker_t *w = opaque;
 
         tg_metrics_set_ready(w->metrics, up && !w->stopping,
-                             up ? "" : "redis unavailable");
+                             w->stopping ? "draining"
+                             : up        ? ""
+                                         : "redis unavailable");
         if (up)
                 tg_jobs_redis_up(w);
         tg_worker_flow(w);
@@ -130,8 +132,8 @@ static int metrics_setup(tg_worker_t *w, char *errstr, size_t size)
         for (char *k = strtok_r(labels, ",", &save); k && n < 8;
              k = strtok_r(NULL, ",", &save))
                 keys[n++] = k;
-        w->metrics = tg_metrics_new((int)w->conf->metrics_port, keys, n,
-                                    errstr, size);
+        w->metrics =
+            tg_metrics_new((int)w->conf->metrics_port, keys, n, errstr, size);
         return w->metrics ? 0 : -1;
 }
 

@@ -51,6 +51,7 @@ typedef struct tg_job_budget {
         int64_t limit_tokens;
         char thresholds[64]; /* "50,80,100" */
         char limit_str[24];
+        char limit_tokens_str[24];
 } tg_job_budget_t;
 
 /* Waiting lists a job can sit on (never more than one at a time). */
@@ -84,7 +85,9 @@ struct tg_job {
         tg_bound_t bound;
         tg_job_budget_t *budgets;
         size_t n_budgets;
-        int reserved; /* the ledger holds our reservation */
+        int reserved;        /* the ledger holds our reservation */
+        int64_t lease_ms;    /* when our lease was last set (monotonic) */
+        int billing_unknown; /* the call may have been billed */
         int attempts;
         int64_t t0_us;         /* consumed (monotonic) */
         int64_t call_start_us; /* current Bedrock attempt */
@@ -117,6 +120,9 @@ struct tg_job {
         int timer_open;
         void (*timer_fn)(tg_job_t *);
         void (*redis_fn)(tg_job_t *); /* step to redo when Redis is back */
+        /* its messages (events, DLQ or deferred), produced by emit */
+        int (*emit)(tg_job_t *);
+        rd_kafka_headers_t *hdrs; /* of a DLQ or deferred message, owned */
 };
 
 struct tg_worker {
@@ -170,6 +176,8 @@ struct tg_worker {
         int64_t txn_started_ms;
         uint64_t txn_commits;
         int64_t txn_offsets[TG_PARTITIONS_MAX];
+        /* finished jobs waiting for those before them (consumer.c) */
+        tg_job_list_t held[TG_PARTITIONS_MAX];
         uv_timer_t txn_timer;
 };
 
@@ -186,6 +194,7 @@ void tg_consumer_pause(tg_worker_t *w, int pause);
 void tg_consumer_close(tg_worker_t *w);
 void tg_consumer_commit_sync(tg_worker_t *w);
 void tg_consumer_offset_done(tg_worker_t *w, tg_job_t *j);
+void tg_consumer_ready(tg_worker_t *w, tg_job_t *j);
 void tg_consumer_rewind(tg_worker_t *w);
 
 /* txn.c */
@@ -218,7 +227,7 @@ void tg_job_publish(tg_job_t *j);
 void tg_job_dlq(tg_job_t *j, const char *reason);
 int tg_job_defer(tg_job_t *j, const char *budget_id);
 void tg_job_delivered(tg_job_t *j);
-void tg_job_sent(tg_job_t *j);
+void tg_job_output(tg_job_t *j, int (*emit)(tg_job_t *));
 void tg_job_after(tg_job_t *j, int64_t ms, void (*fn)(tg_job_t *));
 void tg_job_free(tg_job_t *j);
 void tg_job_wait_redis(tg_job_t *j, void (*fn)(tg_job_t *));
@@ -245,7 +254,7 @@ char *tg_events_completion(tg_job_t *j);
 char *tg_events_usage(tg_job_t *j);
 char *tg_events_alert(tg_worker_t *w, const char *id, const char *period,
                       long long thr, long long spent, long long limit,
-                      const char *ts);
+                      int tokens, const char *ts);
 
 /* lists */
 void tg_job_list_push(tg_job_list_t *l, tg_job_t *j);

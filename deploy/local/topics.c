@@ -49,32 +49,34 @@ struct tg_opts {
 
 static void tg_usage(FILE *fp)
 {
-        fprintf(fp,
-                "Usage: tollgate-topics [OPTIONS]\n"
-                "\n"
-                "Create tollgate's Kafka topics (idempotent): PREFIX.requests,"
-                " PREFIX.completions\n"
-                "(cleanup.policy=compact,delete), PREFIX.usage, PREFIX.alerts,"
-                " PREFIX.dlq,\n"
-                "PREFIX.deferred.\n"
-                "\n"
-                "Options:\n"
-                "  -b, --brokers B       bootstrap servers (env "
-                "TOLLGATE_BROKERS, default " TG_DEFAULT_BROKERS ")\n"
-                "  -p, --partitions N    partitions per topic (default 4)\n"
-                "  -r, --replication R   replication factor (default 1)\n"
-                "  -P, --prefix P        topic name prefix (default "
-                "tollgate)\n"
-                "  -t, --topic NAME      only this topic (repeatable); a "
-                "default suffix such as\n"
-                "                        'requests' means PREFIX.requests, "
-                "any other name is used as is\n"
-                "  -d, --delete          delete the topics instead "
-                "(missing topics are fine)\n"
-                "  -T, --timeout-ms MS   overall timeout (default 30000)\n"
-                "  -X PROP=VALUE         set a librdkafka property (e.g. "
-                "security.protocol)\n"
-                "  -h, --help            show this help\n");
+        fprintf(
+            fp,
+            "Usage: tollgate-topics [OPTIONS]\n"
+            "\n"
+            "Create tollgate's Kafka topics (idempotent): PREFIX.requests,"
+            " PREFIX.completions\n"
+            "(cleanup.policy=compact,delete), PREFIX.usage (retention.ms=-1),"
+            " PREFIX.alerts,"
+            " PREFIX.dlq,\n"
+            "PREFIX.deferred.\n"
+            "\n"
+            "Options:\n"
+            "  -b, --brokers B       bootstrap servers (env "
+            "TOLLGATE_BROKERS, default " TG_DEFAULT_BROKERS ")\n"
+            "  -p, --partitions N    partitions per topic (default 4)\n"
+            "  -r, --replication R   replication factor (default 1)\n"
+            "  -P, --prefix P        topic name prefix (default "
+            "tollgate)\n"
+            "  -t, --topic NAME      only this topic (repeatable); a "
+            "default suffix such as\n"
+            "                        'requests' means PREFIX.requests, "
+            "any other name is used as is\n"
+            "  -d, --delete          delete the topics instead "
+            "(missing topics are fine)\n"
+            "  -T, --timeout-ms MS   overall timeout (default 30000)\n"
+            "  -X PROP=VALUE         set a librdkafka property (e.g. "
+            "security.protocol)\n"
+            "  -h, --help            show this help\n");
 }
 
 static int tg_parse_int(const char *s, int min, int max, int *out)
@@ -227,11 +229,16 @@ static int tg_resolve_names(struct tg_opts *o)
         return 0;
 }
 
-static int tg_is_compacted(const char *name)
+static int tg_has_suffix(const char *name, const char *suffix)
 {
         const char *dot = strrchr(name, '.');
 
-        return !strcmp(dot ? dot + 1 : name, "completions");
+        return !strcmp(dot ? dot : name, suffix);
+}
+
+static int tg_is_compacted(const char *name)
+{
+        return tg_has_suffix(name, ".completions");
 }
 
 static rd_kafka_t *tg_client_new(rd_kafka_conf_t *conf, const char *brokers)
@@ -343,6 +350,11 @@ static int tg_create(rd_kafka_t *rk, rd_kafka_queue_t *q,
                 if (tg_is_compacted(o->names[i]) &&
                     rd_kafka_NewTopic_set_config(nt[i], "cleanup.policy",
                                                  "compact,delete"))
+                        goto err;
+                /* The usage topic is the ledger's source of truth:
+                 * reconcile and rebuild replay it, so keep it all. */
+                if (tg_has_suffix(o->names[i], ".usage") &&
+                    rd_kafka_NewTopic_set_config(nt[i], "retention.ms", "-1"))
                         goto err;
         }
         ao =

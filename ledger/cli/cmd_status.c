@@ -13,7 +13,7 @@ static const char help[] =
     "Usage: " TG_CLI_PROG " status [--json] [--period LABEL] [ID...]\n"
     "\n"
     "Spend against each budget (or the IDs given) in its current UTC\n"
-    "period: limit, spent, reserved (in flight), remaining, %% used.\n"
+    "period: limit, spent, reserved (in flight), remaining, % used.\n"
     "\n"
     "  --json          a JSON array, one object per budget: id, selector,\n"
     "                  period, periodKind, limitNanoUsd (null if none),\n"

@@ -5,14 +5,15 @@
 -- KEYS[1] req:<id>   KEYS[2] leases   KEYS[3..] b:<budget>:<period> reserved
 -- ARGV: request_id, approved (1|0), cost_nano, tokens, retention_s,
 --       completion, usage, then per budget key: budget id, limit_nano
---       (-1 = none), thresholds ("50,80,100" or "")
+--       (-1 = none), limit_tokens (-1 = none), thresholds ("50,80,100")
 --
 -- The usage JSON carries "#tg:spent:<i>#" (quoted) where budget i's spent
 -- value after settlement goes; only this script knows it.
 --
 -- Replies: {"done", completion, usage} already finished (re-publish);
 -- {"ok", usage, overrun_nano, alert...} where each alert is
--- "budget|period-key|threshold|spent|limit".
+-- "budget|period-key|threshold|spent|limit|usd" (or "|tokens" for a
+-- budget that limits tokens only).
 local rec = redis.call('HMGET', KEYS[1], 'state', 'completion', 'usage',
                        'resNano', 'resTokens')
 if rec[1] == 'done' then
@@ -33,17 +34,20 @@ end
 
 for i = 3, #KEYS do
   local key = KEYS[i]
-  local a = 8 + (i - 3) * 3
+  local a = 8 + (i - 3) * 4
   if reserved then
     redis.call('HINCRBY', key, 'reserved', string.format('%d', -res_nano))
     redis.call('HINCRBY', key, 'reservedTokens',
                string.format('%d', -res_tokens))
   end
-  local before = tonumber(redis.call('HGET', key, 'spent') or '0')
+  local b = redis.call('HMGET', key, 'spent', 'spentTokens')
+  local before = tonumber(b[1] or '0')
   local after = before
+  local tbefore = tonumber(b[2] or '0')
+  local tafter = tbefore
   if approved then
     after = redis.call('HINCRBY', key, 'spent', ARGV[3])
-    redis.call('HINCRBY', key, 'spentTokens', ARGV[4])
+    tafter = redis.call('HINCRBY', key, 'spentTokens', ARGV[4])
     redis.call('HINCRBY', key, 'approved', 1)
     if overrun > 0 then
       redis.call('HINCRBY', key, 'overrunNano', overrun)
@@ -55,14 +59,20 @@ for i = 3, #KEYS do
     usage = string.sub(usage, 1, s - 1) .. string.format('%d', after) ..
             string.sub(usage, e + 1)
   end
-  local limit = tonumber(ARGV[a + 1])
+  -- A money limit alerts on money; a token-only budget on tokens.
+  local limit, kind, field = tonumber(ARGV[a + 1]), 'usd', 'alert:'
+  if limit <= 0 then
+    limit, kind, field = tonumber(ARGV[a + 2]), 'tokens', 'alertTokens:'
+    before, after = tbefore, tafter
+  end
   if approved and limit > 0 then
-    for t in string.gmatch(ARGV[a + 2], '%d+') do
+    for t in string.gmatch(ARGV[a + 3], '%d+') do
       local th = tonumber(t)
       if before * 100 < th * limit and after * 100 >= th * limit then
-        if redis.call('HSETNX', key, 'alert:' .. t, after) == 1 then
+        if redis.call('HSETNX', key, field .. t, after) == 1 then
           alerts[#alerts + 1] = ARGV[a] .. '|' .. key .. '|' .. t .. '|' ..
-                                string.format('%d', after) .. '|' .. ARGV[a + 1]
+                                string.format('%d', after) .. '|' ..
+                                string.format('%d', limit) .. '|' .. kind
         end
       end
     end
