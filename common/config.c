@@ -72,6 +72,8 @@ static const opt_t opts[] = {
      TG_OPT_WORKER, "SIGTERM: finish in-flight work for up to this long"},
     {"metrics-port", "TOLLGATE_METRICS_PORT", I(metrics_port), TG_OPT_WORKER,
      "/metrics, /healthz, /readyz port (0 = off)"},
+    {"metrics-labels", "TOLLGATE_METRICS_LABELS", S(metrics_labels),
+     TG_OPT_WORKER, "tag keys that become metric labels (up to 8)"},
     {"log-decisions", "TOLLGATE_LOG_DECISIONS", I(log_decisions), TG_OPT_WORKER,
      "1: one JSON log line per decision"},
 };

@@ -16,7 +16,12 @@ from pathlib import Path
 from conftest import REPO, find_binary
 
 SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
-                   "runtime error:")
+                   "runtime error:", "definitely lost: 1", "definitely lost: 2",
+                   "definitely lost: 3", "definitely lost: 4",
+                   "definitely lost: 5", "definitely lost: 6",
+                   "definitely lost: 7", "definitely lost: 8",
+                   "definitely lost: 9", "Invalid read", "Invalid write",
+                   "uninitialised value")
 
 # The test stack's simulator checks no signature; the worker still signs.
 TEST_AWS_ENV = {"AWS_ACCESS_KEY_ID": "AKIDTOLLGATETEST",
@@ -58,6 +63,10 @@ class Worker:
                "--group", group or f"{prefix}.workers", "--redis", redis_url,
                "--worker-id", name, *args]
         full_env = {**os.environ, **TEST_AWS_ENV, **(env or {})}
+        # tests/valgrind.sh runs workers under valgrind this way
+        wrapper = os.environ.get("TOLLGATE_WORKER_WRAPPER")
+        if wrapper:
+            cmd = wrapper.split() + cmd
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=self.log,
                                      env=full_env)
