@@ -4,6 +4,7 @@
  */
 #include "catalog.h"
 #include "catalog_int.h"
+#include "tgjson.h"
 
 #include <jansson.h>
 #include <stdarg.h>
@@ -12,7 +13,7 @@
 #include <string.h>
 
 static void *cat_fail(char *errstr, size_t size, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void *cat_fail(char *errstr, size_t size, const char *fmt, ...)
 {
@@ -21,6 +22,7 @@ static void *cat_fail(char *errstr, size_t size, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(errstr, size, fmt, ap);
         va_end(ap);
+        tg_utf8_sanitize(errstr);
         return NULL;
 }
 
@@ -39,8 +41,7 @@ static tg_family_t family_parse(const char *s)
         return TG_FAMILY_OTHER;
 }
 
-static int price_get(json_t *price, const char *key, int optional,
-                     int64_t *out)
+static int price_get(json_t *price, const char *key, int optional, int64_t *out)
 {
         json_t *v = json_object_get(price, key);
 
@@ -76,8 +77,8 @@ static int model_load(tg_model_t *m, json_t *o, char *errstr, size_t size)
                        -1;
         m->alias = strdup(alias);
         m->model_id = strdup(id);
-        m->family = family_parse(
-                json_string_value(json_object_get(o, "family")));
+        m->family =
+            family_parse(json_string_value(json_object_get(o, "family")));
         m->max_output_tokens = int_get(o, "maxOutputTokens", 4096);
         m->message_overhead_tokens = int_get(o, "messageOverheadTokens", 8);
         m->request_overhead_tokens = int_get(o, "requestOverheadTokens", 16);
@@ -91,11 +92,15 @@ static int model_load(tg_model_t *m, json_t *o, char *errstr, size_t size)
                                 "output as decimal USD strings per 1M tokens",
                                 alias),
                        -1;
-        if (m->max_output_tokens < 1 || m->message_overhead_tokens < 0 ||
-            m->request_overhead_tokens < 0)
+        /* Bounded so the reservation bound cannot overflow. */
+        if (m->max_output_tokens < 1 || m->max_output_tokens > 10000000 ||
+            m->message_overhead_tokens < 0 ||
+            m->message_overhead_tokens > 1000000 ||
+            m->request_overhead_tokens < 0 ||
+            m->request_overhead_tokens > 1000000)
                 return cat_fail(errstr, size,
-                                "catalog: model %.64s: token limits must be "
-                                "positive",
+                                "catalog: model %.64s: maxOutputTokens must be "
+                                "1-10000000, overheads 0-1000000",
                                 alias),
                        -1;
         return 0;
@@ -110,8 +115,8 @@ static const tg_model_t *find_exact(const tg_catalog_t *cat, const char *name)
         return NULL;
 }
 
-static int route_load(tg_catalog_t *cat, tg_route_t *r, json_t *o,
-                      char *errstr, size_t size)
+static int route_load(tg_catalog_t *cat, tg_route_t *r, json_t *o, char *errstr,
+                      size_t size)
 {
         json_t *match = json_object_get(o, "match"), *v;
         const char *model = json_string_value(json_object_get(o, "model"));
@@ -165,8 +170,13 @@ static int models_load(tg_catalog_t *cat, json_t *models, char *errstr,
                 if (model_load(&cat->models[i], o, errstr, size))
                         return -1;
                 t = json_string_value(json_object_get(o, "target"));
-                cat->model_targets[i] =
-                        strdup(t ? t : cat->models[i].model_id);
+                if (t && !*t)
+                        return cat_fail(errstr, size,
+                                        "catalog: model %.64s: target must "
+                                        "not be empty",
+                                        cat->models[i].alias),
+                               -1;
+                cat->model_targets[i] = strdup(t ? t : cat->models[i].model_id);
         }
         return 0;
 }
@@ -194,8 +204,8 @@ static int routes_load(tg_catalog_t *cat, json_t *routes, char *errstr,
         return 0;
 }
 
-tg_catalog_t *tg_catalog_load_string(const char *json, size_t len,
-                                     char *errstr, size_t errstr_size)
+tg_catalog_t *tg_catalog_load_string(const char *json, size_t len, char *errstr,
+                                     size_t errstr_size)
 {
         json_error_t jerr;
         json_t *root = NULL;
@@ -203,13 +213,14 @@ tg_catalog_t *tg_catalog_load_string(const char *json, size_t len,
         const char *pv;
 
         if (!cat || len > TG_CATALOG_SIZE_MAX) {
-                cat_fail(errstr, errstr_size, "catalog: too large or no memory");
+                cat_fail(errstr, errstr_size,
+                         "catalog: too large or no memory");
                 goto err;
         }
         root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
         if (!json_is_object(root)) {
-                cat_fail(errstr, errstr_size, "catalog: line %d: %s",
-                         jerr.line, root ? "not an object" : jerr.text);
+                cat_fail(errstr, errstr_size, "catalog: line %d: %s", jerr.line,
+                         root ? "not an object" : jerr.text);
                 goto err;
         }
         pv = json_string_value(json_object_get(root, "priceVersion"));
@@ -241,8 +252,8 @@ tg_catalog_t *tg_catalog_load_file(const char *path, char *errstr,
         tg_catalog_t *cat = NULL;
 
         if (!f)
-                return cat_fail(errstr, errstr_size,
-                                "catalog: cannot open %s", path);
+                return cat_fail(errstr, errstr_size, "catalog: cannot open %s",
+                                path);
         buf = malloc(TG_CATALOG_SIZE_MAX + 1);
         if (buf) {
                 n = fread(buf, 1, TG_CATALOG_SIZE_MAX + 1, f);

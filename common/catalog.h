@@ -56,8 +56,8 @@ typedef struct tg_resolved {
 /* Loads a catalog from a JSON file or string. Returns NULL with errstr. */
 tg_catalog_t *tg_catalog_load_file(const char *path, char *errstr,
                                    size_t errstr_size);
-tg_catalog_t *tg_catalog_load_string(const char *json, size_t len,
-                                     char *errstr, size_t errstr_size);
+tg_catalog_t *tg_catalog_load_string(const char *json, size_t len, char *errstr,
+                                     size_t errstr_size);
 void tg_catalog_destroy(tg_catalog_t *cat);
 
 const char *tg_catalog_price_version(const tg_catalog_t *cat);

@@ -8,10 +8,10 @@
 #include <string.h>
 
 #include "catalog_int.h"
+#include "tgjson.h"
 
-const char *const tg_profile_prefixes[8] = {"us.",     "eu.",    "apac.",
-                                            "global.", "us-gov.", "jp.",
-                                            "au.",     "ca."};
+const char *const tg_profile_prefixes[8] = {
+    "us.", "eu.", "apac.", "global.", "us-gov.", "jp.", "au.", "ca."};
 
 static const tg_model_t *find_exact(const tg_catalog_t *cat, const char *name,
                                     size_t *idx)
@@ -51,8 +51,8 @@ static const char *arn_model_part(const char *name)
         return NULL;
 }
 
-static const tg_model_t *route_model(const tg_catalog_t *cat,
-                                     const char *name, size_t *idx)
+static const tg_model_t *route_model(const tg_catalog_t *cat, const char *name,
+                                     size_t *idx)
 {
         for (size_t i = 0; i < cat->n_routes; i++) {
                 if (strcmp(cat->routes[i].target, name) == 0 &&
@@ -110,6 +110,7 @@ int tg_catalog_resolve(const tg_catalog_t *cat, const char *name,
                          "model: unknown model \"%.128s\" (not an alias, "
                          "model id or inference profile in the catalog)",
                          name);
+                tg_utf8_sanitize(errstr);
                 return -1;
         }
         if (req && req->params.max_tokens > m->max_output_tokens) {

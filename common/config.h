@@ -25,7 +25,8 @@ typedef struct tg_config {
         char *brokers;
         char *group;
         char *redis;
-        char *bedrock_endpoint; /* empty = https://bedrock-runtime.R.amazonaws.com */
+        char *bedrock_endpoint; /* empty =
+                                   https://bedrock-runtime.R.amazonaws.com */
         char *region;
         char *catalog;
         char *topic_prefix; /* topics are <prefix>.requests etc. */

@@ -69,8 +69,8 @@ int64_t tg_cost_usage(const tg_price_t *price, const tg_usage_t *u)
         acc = add_cost(acc, tg_cost_tokens(u->output_tokens, price->output));
         acc = add_cost(acc,
                        tg_cost_tokens(u->cache_read_tokens, price->cache_read));
-        acc = add_cost(acc, tg_cost_tokens(u->cache_write_tokens,
-                                           price->cache_write));
+        acc = add_cost(
+            acc, tg_cost_tokens(u->cache_write_tokens, price->cache_write));
         return acc;
 }
 
@@ -87,13 +87,20 @@ int tg_cost_bound(const tg_model_t *model, const tg_request_t *req,
         int64_t in_price = max3(p->input, p->cache_write, p->cache_read);
         int64_t in_cost, out_cost;
 
-        out->input_tokens = (int64_t)req->text_bytes +
-                            (int64_t)req->n_messages *
-                                    model->message_overhead_tokens +
-                            model->request_overhead_tokens;
+        /* The catalog caps the overheads; stay exact for any model. */
+        if (model->message_overhead_tokens < 0 ||
+            model->message_overhead_tokens > INT64_MAX / TG_MESSAGES_MAX ||
+            req->n_messages > TG_MESSAGES_MAX)
+                return -1;
+        out->input_tokens = add_cost(
+            add_cost((int64_t)req->text_bytes,
+                     (int64_t)req->n_messages * model->message_overhead_tokens),
+            model->request_overhead_tokens);
+        if (out->input_tokens < 0)
+                return -1;
         out->output_tokens = req->params.max_tokens > 0
-                                     ? req->params.max_tokens
-                                     : model->max_output_tokens;
+                                 ? req->params.max_tokens
+                                 : model->max_output_tokens;
         /* Input tokens may be split over three classes, each rounded up on
          * its own: at most two more nano-dollars than one rounding. */
         in_cost = add_cost(tg_cost_tokens(out->input_tokens, in_price), 2);

@@ -12,7 +12,8 @@ static void fill_random(void *buf, size_t n)
                  * up; keep ids unique anyway. */
                 uint64_t t = (uint64_t)time(NULL) ^ (uint64_t)(uintptr_t)buf;
                 for (size_t i = 0; i < n; i++)
-                        ((unsigned char *)buf)[i] = (unsigned char)(t >> (i % 8));
+                        ((unsigned char *)buf)[i] =
+                            (unsigned char)(t >> (i % 8));
         }
 }
 
@@ -32,7 +33,8 @@ void tg_uuid4(char out[37])
         b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
         b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
         snprintf(out, 37,
-                 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+                 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%"
+                 "02x%02x",
                  b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9],
                  b[10], b[11], b[12], b[13], b[14], b[15]);
 }

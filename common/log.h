@@ -20,7 +20,7 @@ void tg_log_setup(const char *level, const char *component);
 int tg_log_enabled(tg_log_level_t level);
 
 void tg_log(tg_log_level_t level, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* Logs `fields` (consumed: the reference is stolen) with a msg. */
 void tg_log_fields(tg_log_level_t level, const char *msg, json_t *fields);

@@ -24,6 +24,7 @@ static int fail(char *errstr, size_t size, const char *fmt, ...)
         va_start(ap, fmt);
         vsnprintf(errstr, size, fmt, ap);
         va_end(ap);
+        tg_utf8_sanitize(errstr);
         return -1;
 }
 
@@ -334,19 +335,17 @@ static int parse_model(tg_request_t *req, char *errstr, size_t size)
 
 static int validate(tg_request_t *req, char *errstr, size_t size)
 {
-        char env_err[256];
-        int env_bad;
+        char tag_err[256];
 
-        /* Tags are read even when the envelope is bad: an invalid request's
-         * events still need them for charge-back. The envelope's error,
-         * if any, is the one reported. */
-        env_bad = parse_envelope(req, env_err, sizeof(env_err));
-        if (parse_tags(req, json_object_get(req->root, "tags"), errstr, size))
-                return -1;
-        if (env_bad) {
-                snprintf(errstr, size, "%s", env_err);
+        /* A bad envelope is reported first, but the tags are read anyway:
+         * an invalid request's events still need them for charge-back. */
+        if (parse_envelope(req, errstr, size)) {
+                parse_tags(req, json_object_get(req->root, "tags"), tag_err,
+                           sizeof(tag_err));
                 return -1;
         }
+        if (parse_tags(req, json_object_get(req->root, "tags"), errstr, size))
+                return -1;
         if (check_fields(req->root, errstr, size))
                 return -1;
         if (parse_model(req, errstr, size))

@@ -11,13 +11,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TG_REQUEST_ID_MAX     128
-#define TG_TAG_KEY_MAX        128
-#define TG_TAG_VALUE_MAX      256
-#define TG_TAGS_MAX           32
-#define TG_MESSAGES_MAX       1024
-#define TG_MODEL_MAX          2048
-#define TG_JSON_DEPTH_MAX     32
+#define TG_REQUEST_ID_MAX       128
+#define TG_TAG_KEY_MAX          128
+#define TG_TAG_VALUE_MAX        256
+#define TG_TAGS_MAX             32
+#define TG_MESSAGES_MAX         1024
+#define TG_MODEL_MAX            2048
+#define TG_JSON_DEPTH_MAX       32
 #define TG_REQUEST_SIZE_DEFAULT (1024 * 1024)
 
 typedef enum tg_role {

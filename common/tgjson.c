@@ -1,5 +1,7 @@
 #include "tgjson.h"
 
+#include <stdint.h>
+
 int tg_json_depth_ok(const char *buf, size_t len, int max_depth)
 {
         int depth = 0, in_str = 0;
@@ -21,4 +23,44 @@ int tg_json_depth_ok(const char *buf, size_t len, int max_depth)
                 }
         }
         return 1;
+}
+
+/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, no
+ * surrogates, at most U+10FFFF), or 0 when invalid. */
+static int utf8_seq(const unsigned char *p)
+{
+        unsigned c = p[0];
+        int n = c < 0x80         ? 1
+                : (c >> 5) == 6  ? 2
+                : (c >> 4) == 14 ? 3
+                : (c >> 3) == 30 ? 4
+                                 : 0;
+        uint32_t cp = n == 2 ? c & 0x1f : n == 3 ? c & 0x0f : c & 0x07;
+
+        if (n <= 1)
+                return n;
+        for (int i = 1; i < n; i++) {
+                if ((p[i] & 0xc0) != 0x80)
+                        return 0;
+                cp = (cp << 6) | (p[i] & 0x3f);
+        }
+        if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) ||
+            (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff))
+                return 0;
+        return n;
+}
+
+void tg_utf8_sanitize(char *s)
+{
+        unsigned char *p = (unsigned char *)s;
+
+        while (*p) {
+                int n = utf8_seq(p);
+                if (n == 0) {
+                        *p++ = '?';
+                        continue;
+                }
+                p += n;
+        }
 }

@@ -11,4 +11,9 @@
  * parsing, so a hostile document costs one linear scan. */
 int tg_json_depth_ok(const char *buf, size_t len, int max_depth);
 
+/* Replaces every byte that is not part of a valid UTF-8 sequence with '?',
+ * in place. Error texts quote user input cut at a byte count ("%.64s"), and
+ * jansson refuses invalid UTF-8: this keeps such a text publishable. */
+void tg_utf8_sanitize(char *s);
+
 #endif

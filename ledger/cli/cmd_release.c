@@ -128,7 +128,7 @@ static int forward(rd_kafka_t *p, release_t *r, rd_kafka_message_t *m)
         else
                 r->moved++;
         return rd_kafka_producev(
-            p, RD_KAFKA_V_TOPIC(keep ? r->t_deferred : r->t_requests),
+            p, RD_KAFKA_V_TOPIC((keep ? r->t_deferred : r->t_requests)),
             RD_KAFKA_V_KEY(m->key, m->key_len),
             RD_KAFKA_V_VALUE(m->payload, m->len),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),

@@ -30,7 +30,7 @@ int tg_fuzz_request(const uint8_t *data, size_t size);
 int tg_fuzz_catalog(const uint8_t *data, size_t size);
 
 /* An HTTP request in the SigV4 test suite's request.txt form through the
- * canonicalizer and signer; the input as a model id through
+ * canonicalizer and signer; its first line as a model id through
  * tg_bedrock_model_path. */
 int tg_fuzz_sigv4(const uint8_t *data, size_t size);
 

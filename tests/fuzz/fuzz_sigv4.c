@@ -1,7 +1,7 @@
 /*
  * libFuzzer target: an HTTP request in the SigV4 test suite's request.txt
- * form through the canonicalizer and the signer, and the input as a model
- * id through tg_bedrock_model_path.
+ * form through the canonicalizer and the signer, and its first line as a
+ * model id through tg_bedrock_model_path.
  * The body is in fuzz_entries.c, shared with the regression test.
  */
 #include <stdint.h>

@@ -79,6 +79,9 @@ static int replay_dir(const char *dir, int (*entry)(const uint8_t *, size_t))
 
         if (n < 0)
                 return 0;
+        /* On stderr first: a sanitizer that ends the process names the
+         * function at fault, this names the directory of the input. */
+        fprintf(stderr, "replaying %s\n", dir);
         for (int i = 0; i < n; i++) {
                 char path[4096];
                 struct stat st;
@@ -125,8 +128,8 @@ int main(void)
         for (size_t i = 0; i < sizeof(targets) / sizeof(*targets); i++) {
                 int n;
 
-                snprintf(dir, sizeof(dir), "%s/tests/fuzz/regressions/%s",
-                         root, targets[i].name);
+                snprintf(dir, sizeof(dir), "%s/tests/fuzz/regressions/%s", root,
+                         targets[i].name);
                 n = replay_dir(dir, targets[i].entry);
                 /* Every target keeps at least one reproducer: an empty
                  * count means the path is wrong, not that all is well. */

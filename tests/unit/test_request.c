@@ -155,8 +155,36 @@ static void test_size(void)
         tg_request_destroy(&req);
 }
 
+/* A bad envelope is what the user reads, but the tags still reach the
+ * events, and an error quoting input cut mid-character stays UTF-8. */
+static void test_bad_envelope_keeps_tags(void)
+{
+        tg_request_t req;
+        char err[256];
+        char *json = with("\"r-1\"", "\"bad id\"");
+        char key[80];
+
+        CHECK_INT(tg_request_parse(&req, json, strlen(json), 0, err,
+                                   sizeof(err)),
+                  TG_PARSE_INVALID);
+        CHECK(strncmp(err, "requestId:", 10) == 0);
+        CHECK_STR(tg_request_tag(&req, "costCenter"), "eng");
+        tg_request_destroy(&req);
+        free(json);
+        memset(key, 'k', 63);
+        memcpy(key + 63, "\xc3\xa9", 3); /* "é" across the 64-byte cut */
+        char buf[256];
+        snprintf(buf, sizeof(buf),
+                 "{\"model\":\"m\",\"tags\":{\"applicationId\":\"a\","
+                 "\"%s\":7}}",
+                 key);
+        CHECK_INT(parse(buf, err, sizeof(err)), TG_PARSE_INVALID);
+        CHECK(strstr(err, "?: value must be a string") != NULL);
+}
+
 int main(void)
 {
+        test_bad_envelope_keeps_tags();
         test_good();
         test_not_json();
         test_rules();
