@@ -15,7 +15,8 @@
 long tg_bedrock_model_path(const char *model_id, const char *operation,
                            char *out, size_t out_size)
 {
-        size_t i, op_len = strlen(operation), pre = strlen("/model/");
+        size_t i, op_len = operation ? strlen(operation) : 0;
+        size_t pre = strlen("/model/");
         long n;
 
         for (i = 0; i < op_len; i++)
@@ -24,7 +25,7 @@ long tg_bedrock_model_path(const char *model_id, const char *operation,
                         return -1;
         /* "." and ".." are the only ids whose encoding is still a dot
          * segment, which curl and servers would resolve away. */
-        if (!op_len || !*model_id || !strcmp(model_id, ".") ||
+        if (!op_len || !model_id || !*model_id || !strcmp(model_id, ".") ||
             !strcmp(model_id, "..") || out_size < pre + 1)
                 return -1;
         memcpy(out, "/model/", pre + 1);

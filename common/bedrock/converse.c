@@ -212,32 +212,3 @@ err: /* success falls through: the document is no longer needed */
         json_decref(body);
         return out;
 }
-
-int tg_bedrock_path(const char *target, const char *op, char *out, size_t size)
-{
-        static const char prefix[] = "/model/";
-        size_t plen = sizeof(prefix) - 1, oplen;
-        long n;
-
-        if (out && size)
-                out[0] = '\0';
-        /* "." and ".." are the only ids whose encoding is still a dot
-         * segment, which curl and servers would resolve away. */
-        if (!target || !*target || !strcmp(target, ".") ||
-            !strcmp(target, "..") || !op || !out ||
-            (strcmp(op, "converse") != 0 && strcmp(op, "invoke") != 0))
-                return -1;
-        oplen = strlen(op);
-        if (size < plen + 1)
-                return -1;
-        memcpy(out, prefix, plen);
-        n = tg_sigv4_uri_encode(target, strlen(target), 0, out + plen,
-                                size - plen);
-        if (n < 0 || plen + (size_t)n + 1 + oplen + 1 > size) {
-                out[0] = '\0';
-                return -1;
-        }
-        out[plen + (size_t)n] = '/';
-        memcpy(out + plen + (size_t)n + 1, op, oplen + 1);
-        return 0;
-}

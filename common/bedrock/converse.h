@@ -64,14 +64,4 @@ int tg_converse_parse(const char *body, size_t len, tg_converse_result_t *out,
 /* Frees what tg_converse_parse put in r and zeroes it. NULL is fine. */
 void tg_converse_result_free(tg_converse_result_t *r);
 
-/* Writes "/model/<target>/<op>" into out: op is "converse" or "invoke";
- * target (model id, inference profile id or ARN) is percent-encoded keeping
- * only A-Za-z0-9-._~, so no model name can reach another host or path
- * ('/', '?', '#', '@', '%', ".." all end up encoded or inert).
- * This is the path as sent on the wire; the SigV4 signer encodes it once
- * more for the canonical request. Returns 0, or -1 (out then "" if size > 0)
- * when target is empty, "." or "..", op is unknown, or out (size
- * bytes, TG_BEDROCK_PATH_MAX always fits) is too small. */
-int tg_bedrock_path(const char *target, const char *op, char *out, size_t size);
-
 #endif

@@ -309,13 +309,11 @@ static int dot_segment(const char *s)
         return !strcmp(s, ".") || !strcmp(s, "..");
 }
 
-/* The worker's path for a resolved target, both spellings of the builder
- * agreeing. */
+/* The worker's path for a resolved target. */
 static void check_call_path(const char *target)
 {
-        char a[TG_BEDROCK_PATH_MAX], b[TG_BEDROCK_PATH_MAX];
+        char a[TG_BEDROCK_PATH_MAX];
         long n = tg_bedrock_model_path(target, "converse", a, sizeof(a));
-        int r = tg_bedrock_path(target, "converse", b, sizeof(b));
 
         /* A target of up to TG_MODEL_MAX bytes always fits; only the two
          * that would be dot segments may be refused. */
@@ -323,10 +321,6 @@ static void check_call_path(const char *target)
                 FZ_CHECK(n > 0);
         if (n > 0)
                 check_model_path(target, a, n, "converse");
-        if (n > 0 && r == 0)
-                FZ_CHECK(strcmp(a, b) == 0);
-        if (r == 0)
-                FZ_CHECK(n > 0);
 }
 
 /* ---- prices ------------------------------------------------------------ */
@@ -1044,22 +1038,17 @@ static void fuzz_model_path(const uint8_t *data, size_t size)
         const uint8_t *lf = memchr(data, '\n', size);
         size_t n = strnlen((const char *)data, lf ? (size_t)(lf - data) : size);
         char *id = malloc(n + 1), path[TG_BEDROCK_PATH_MAX];
-        char alt[TG_BEDROCK_PATH_MAX];
         long r;
-        int r2;
 
         if (!id)
                 abort();
         memcpy(id, data, n);
         id[n] = '\0';
         r = tg_bedrock_model_path(id, "converse", path, sizeof(path));
-        r2 = tg_bedrock_path(id, "converse", alt, sizeof(alt));
         if (n > 0 && n <= TG_MODEL_MAX && !dot_segment(id))
                 FZ_CHECK(r > 0);
         if (r > 0)
                 check_model_path(id, path, r, "converse");
-        if (r > 0 && r2 == 0)
-                FZ_CHECK(strcmp(path, alt) == 0);
         r = tg_bedrock_model_path(id, "invoke", path, sizeof(path));
         if (r > 0)
                 check_model_path(id, path, r, "invoke");

@@ -8,6 +8,7 @@
 
 #include "bedrock/converse.h"
 #include "request.h"
+#include "aws/bedrock_auth.h"
 #include "tg_test.h"
 
 /* Builds the body for a request whose `prompt` is given as JSON text. */
@@ -396,7 +397,8 @@ static void check_path(const char *target, const char *op, const char *want)
 {
         char out[TG_BEDROCK_PATH_MAX];
 
-        CHECK_INT(tg_bedrock_path(target, op, out, sizeof(out)), 0);
+        CHECK_INT(tg_bedrock_model_path(target, op, out, sizeof(out)),
+                  (long)strlen(want));
         CHECK_STR(out, want);
 }
 
@@ -424,23 +426,25 @@ static void test_path(void)
         check_path("http://evil.com/", "converse",
                    "/model/http%3A%2F%2Fevil.com%2F/converse");
         /* Refusals. */
-        CHECK_INT(tg_bedrock_path("", "converse", out, sizeof(out)), -1);
-        CHECK_INT(tg_bedrock_path(NULL, "converse", out, sizeof(out)), -1);
-        CHECK_INT(tg_bedrock_path("m", "delete", out, sizeof(out)), -1);
-        CHECK_INT(tg_bedrock_path("m", NULL, out, sizeof(out)), -1);
-        CHECK_INT(tg_bedrock_path("..", "converse", out, sizeof(out)), -1);
-        CHECK_INT(tg_bedrock_path(".", "converse", out, sizeof(out)), -1);
+        CHECK_INT(tg_bedrock_model_path("", "converse", out, sizeof(out)), -1);
+        CHECK_INT(tg_bedrock_model_path(NULL, "converse", out, sizeof(out)),
+                  -1);
+        CHECK_INT(tg_bedrock_model_path("m", "Delete", out, sizeof(out)), -1);
+        CHECK_INT(tg_bedrock_model_path("m", NULL, out, sizeof(out)), -1);
+        CHECK_INT(tg_bedrock_model_path("..", "converse", out, sizeof(out)),
+                  -1);
+        CHECK_INT(tg_bedrock_model_path(".", "converse", out, sizeof(out)), -1);
         /* Exact fit: "/model/m:/converse" is 20 bytes plus NUL. */
-        CHECK_INT(tg_bedrock_path("m:", "converse", small, 21), 0);
+        CHECK_INT(tg_bedrock_model_path("m:", "converse", small, 21), 20);
         CHECK_STR(small, "/model/m%3A/converse");
-        CHECK_INT(tg_bedrock_path("m:", "converse", small, 20), -1);
-        CHECK_STR(small, "");
-        CHECK_INT(tg_bedrock_path("m:", "converse", small, 9), -1);
-        CHECK_INT(tg_bedrock_path("m:", "converse", small, 3), -1);
+        CHECK_INT(tg_bedrock_model_path("m:", "converse", small, 20), -1);
+        CHECK_INT(tg_bedrock_model_path("m:", "converse", small, 9), -1);
+        CHECK_INT(tg_bedrock_model_path("m:", "converse", small, 3), -1);
         /* The worst case fits TG_BEDROCK_PATH_MAX. */
         memset(huge, ':', TG_MODEL_MAX);
         huge[TG_MODEL_MAX] = '\0';
-        CHECK_INT(tg_bedrock_path(huge, "converse", out, sizeof(out)), 0);
+        CHECK_INT(tg_bedrock_model_path(huge, "converse", out, sizeof(out)),
+                  7 + 3 * TG_MODEL_MAX + 9);
         CHECK_INT(strlen(out), 7 + 3 * TG_MODEL_MAX + 9);
 }
 
