@@ -166,6 +166,7 @@ int tg_budgets_from_keys(tg_worker_t *w, tg_job_t *j, const char *keys)
                 const char *end = strchr(p, '\n'), *colon;
                 size_t len = end ? (size_t)(end - p) : strlen(p);
                 tg_job_budget_t *jb = &j->budgets[j->n_budgets];
+                char period[TG_PERIOD_LABEL_MAX];
                 if (len <= plen || len >= sizeof(jb->key) ||
                     strncmp(p, prefix, plen) != 0)
                         return -1;
@@ -174,10 +175,15 @@ int tg_budgets_from_keys(tg_worker_t *w, tg_job_t *j, const char *keys)
                 colon = strrchr(jb->key, ':');
                 snprintf(jb->id, sizeof(jb->id), "%.*s",
                          (int)(colon - jb->key - plen), jb->key + plen);
-                snprintf(jb->period, sizeof(jb->period), "%s", colon + 1);
+                /* A copy: fill_budget writes jb->period and jb->key from
+                 * it, and snprintf from a buffer into itself is undefined
+                 * (glibc empties it: the resumed request then settled on
+                 * "b:<id>:", leaking its reservation). */
+                snprintf(period, sizeof(period), "%s", colon + 1);
+                snprintf(jb->period, sizeof(jb->period), "%s", period);
                 const tg_budget_t *b = find(w, jb->id);
                 if (b)
-                        fill_budget(jb, b, jb->period);
+                        fill_budget(jb, b, period);
                 else
                         jb->limit_nano = jb->limit_tokens = -1;
                 j->n_budgets++;
