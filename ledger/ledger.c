@@ -1,6 +1,5 @@
 #include "ledger.h"
 
-#include <hiredis/adapters/libuv.h>
 #include <hiredis/hiredis.h>
 #include <openssl/sha.h>
 #include <stdio.h>
@@ -82,9 +81,10 @@ static void on_ready(redisAsyncContext *ac, void *r, void *priv)
         redisReply *reply = r;
 
         if (!reply || reply->type == REDIS_REPLY_ERROR) {
-                if (!l->closing)
+                /* no reply: the link died, which was logged already */
+                if (!l->closing && reply)
                         tg_log(TG_LOG_ERROR, "redis setup failed: %s",
-                               reply ? reply->str : "no reply");
+                               reply->str);
                 if (l->ac)
                         redisAsyncDisconnect(l->ac);
                 return;
@@ -133,12 +133,35 @@ static void connect_start(tg_ledger_t *l)
                 schedule_reconnect(l);
                 return;
         }
+        if (tg_ledger_uv_attach(ac, l->loop)) {
+                tg_log(TG_LOG_WARN, "redis connect failed: cannot poll");
+                redisAsyncFree(ac);
+                schedule_reconnect(l);
+                return;
+        }
         ac->data = l;
         l->ac = ac;
-        redisLibuvAttach(ac, l->loop);
+        l->link_us = tg_mono_us();
         redisAsyncSetConnectCallback(ac, on_connect);
         redisAsyncSetDisconnectCallback(ac, on_disconnect);
         send_setup(l);
+}
+
+/* Abandons the link at once. hiredis 0.14's libuv adapter ignores poll
+ * errors (a connection reset while commands are pending, a refused
+ * connect), and redisAsyncDisconnect waits for pending replies: either way
+ * the link would hang for good. Freeing the context fails every pending
+ * call with a NULL reply (fail closed); a new link follows. */
+void tg_ledger_drop_link(tg_ledger_t *l)
+{
+        redisAsyncContext *ac = l->ac;
+
+        if (!ac)
+                return;
+        l->ac = NULL;
+        set_up(l, 0);
+        redisAsyncFree(ac);
+        schedule_reconnect(l);
 }
 
 tg_ledger_t *tg_ledger_new(uv_loop_t *loop, const char *url,

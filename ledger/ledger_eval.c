@@ -107,17 +107,26 @@ void tg_ledger_load_scripts(tg_ledger_t *l)
                                   tg_ledger_script_body((tg_script_t)s));
 }
 
+/* A call unanswered, or a new link not ready, for longer than the timeout:
+ * drop the link (Redis hung, paused, or the connection died unnoticed). */
 static void watchdog_cb(uv_timer_t *t)
 {
         tg_ledger_t *l = t->data;
+        int64_t now = tg_mono_us(), limit = l->timeout_ms * 1000;
 
-        if (l->head && l->ac &&
-            tg_mono_us() - l->head->start_us > l->timeout_ms * 1000) {
+        if (!l->ac)
+                return;
+        if (l->head && now - l->head->start_us > limit) {
                 tg_log(TG_LOG_WARN,
                        "redis did not answer within %lld ms: reconnecting, "
                        "admissions paused",
                        (long long)l->timeout_ms);
-                redisAsyncDisconnect(l->ac);
+                tg_ledger_drop_link(l);
+        } else if (!l->up && now - l->link_us > limit) {
+                tg_log(TG_LOG_WARN,
+                       "redis link not ready after %lld ms: reconnecting",
+                       (long long)l->timeout_ms);
+                tg_ledger_drop_link(l);
         }
 }
 

@@ -23,6 +23,7 @@ struct tg_ledger {
         tg_redis_url_t url;
         redisAsyncContext *ac; /* NULL while down */
         int up;                /* connected, authenticated, selected */
+        int64_t link_us;       /* when ac was opened (monotonic) */
         uv_timer_t reconnect;
         uv_timer_t watchdog;
         int64_t timeout_ms;
@@ -39,5 +40,8 @@ struct tg_ledger {
 
 void tg_ledger_load_scripts(tg_ledger_t *l);
 void tg_ledger_watchdog_start(tg_ledger_t *l);
+void tg_ledger_drop_link(tg_ledger_t *l);
+/* ledger_uv.c: hiredis's libuv adapter, fixed; 0 or -1. */
+int tg_ledger_uv_attach(redisAsyncContext *ac, uv_loop_t *loop);
 
 #endif

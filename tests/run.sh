@@ -57,7 +57,7 @@ eval "$("$STACK" env)"
 export TOLLGATE_BROKERS TOLLGATE_REDIS TOLLGATE_BEDROCK_ENDPOINT
 
 dirs=()
-for d in tests/integration tests/sim; do
+for d in tests/integration tests/sim tests/faults; do
 	[[ -d $d ]] && dirs+=("$d")
 done
 step "pytest ${dirs[*]} $*"

@@ -101,6 +101,11 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 for (int i = 0; i < parts->cnt; i++)
                         part_assign(w, parts->elems[i].partition);
                 rd_kafka_assign(rk, parts);
+                /* librdkafka keeps a partition paused by us across a
+                 * revoke and a new assignment: resume explicitly, or one
+                 * paused while Redis was down would never be read again.
+                 * tg_worker_flow pauses again if it must. */
+                rd_kafka_resume_partitions(rk, parts);
                 w->assigned = parts->cnt;
                 w->paused = 0;
                 tg_log(TG_LOG_INFO, "assigned %d partitions", parts->cnt);
@@ -294,13 +299,13 @@ static void release(tg_worker_t *w, int32_t p, int64_t commit)
         while (l->head && l->head->offset < commit) {
                 j = tg_job_list_pop(l);
                 if (j->emit(j)) {
-                        /* Refused outright: stop, committing only what
-                         * went out before it. */
+                        /* Refused: commit nothing from it on, then abort
+                         * and read again (or stop if that fails). */
                         tg_txn_offset(w, p, j->offset);
                         w->part_gen[p]++;
-                        w->fatal = w->stopping = 1;
                         tg_job_free(j);
                         held_drop(w, p);
+                        tg_txn_abort(w, "a message was refused");
                         return;
                 }
                 tg_job_free(j);
@@ -335,6 +340,24 @@ void tg_consumer_ready(tg_worker_t *w, tg_job_t *j)
                 release(w, p, commit);
 }
 
+/* The group's committed offsets of parts (a few tries: the coordinator may
+ * just be coming back); -1 when they stay unknown. */
+static int committed(tg_worker_t *w, rd_kafka_topic_partition_list_t *parts)
+{
+        rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+        for (int tries = 0; tries < 3; tries++) {
+                err = rd_kafka_committed(w->consumer, parts, 10000);
+                for (int i = 0; !err && i < parts->cnt; i++)
+                        err = parts->elems[i].err;
+                if (!err)
+                        return 0;
+        }
+        tg_log(TG_LOG_ERROR, "rewind: committed offsets unknown (%s): stopping",
+               rd_kafka_err2str(err));
+        return -1;
+}
+
 /* After an aborted transaction: read again from the committed offsets. Jobs
  * still in flight from before belong to the old generation and no longer
  * move offsets. */
@@ -345,7 +368,21 @@ void tg_consumer_rewind(tg_worker_t *w)
 
         if (rd_kafka_assignment(w->consumer, &parts) || !parts)
                 return;
-        rd_kafka_committed(w->consumer, parts, 10000);
+        if (parts->cnt == 0) {
+                /* Revoked meanwhile: the new owners read from the
+                 * committed offsets anyway (and librdkafka refuses to
+                 * seek an empty list). */
+                rd_kafka_topic_partition_list_destroy(parts);
+                return;
+        }
+        if (committed(w, parts)) {
+                /* Without them a rewind could only guess (from the start:
+                 * everything published again); a restart reads from
+                 * them instead. */
+                w->fatal = w->stopping = 1;
+                rd_kafka_topic_partition_list_destroy(parts);
+                return;
+        }
         for (int i = 0; i < parts->cnt; i++) {
                 if (parts->elems[i].offset < 0)
                         parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;

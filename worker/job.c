@@ -192,6 +192,7 @@ void tg_job_free(tg_job_t *j)
         free(j->budgets);
         free(j->stored_completion);
         free(j->stored_usage);
+        free(j->stored_alerts);
         free(j->completion_built);
         free(j->usage_built);
         free(j->body);

@@ -45,9 +45,10 @@ static int admit_send(tg_job_t *j)
 {
         tg_worker_t *w = j->w;
         char req_key[192];
-        argbuf_t a = {.n = 0};
+        argbuf_t a; /* 63 KiB: not zeroed, only n and ns matter */
         int nkeys;
 
+        a.n = a.ns = 0;
         tg_key_request(req_key, sizeof(req_key), j->request_id);
         arg_str(&a, TG_KEY_VERSION);
         arg_str(&a, req_key);
@@ -108,7 +109,20 @@ static void take_stored(tg_job_t *j, redisReply *r)
         /* Already finished by someone: publish exactly what was stored. */
         j->stored_completion = strdup(elem(r, 1));
         j->stored_usage = strdup(elem(r, 2));
+        j->stored_alerts = strdup(elem(r, 3));
         tg_job_publish(j);
+}
+
+/* Our own reservation, and its first copy still runs in this process (the
+ * request was read again after an aborted transaction, or sent twice):
+ * wait for that copy to finish rather than call Bedrock a second time. */
+static int running_here(tg_job_t *j)
+{
+        for (tg_job_t *o = j->w->jobs; o; o = o->all_next)
+                if (o != j && o->reserved &&
+                    strcmp(o->request_id, j->request_id) == 0)
+                        return 1;
+        return 0;
 }
 
 static void resume(tg_job_t *j, redisReply *r)
@@ -190,7 +204,10 @@ static void on_admit(tg_ledger_t *l, redisReply *r, void *opaque)
         } else if (strcmp(verdict, "rate") == 0) {
                 rate_wait(j, r);
         } else if (strcmp(verdict, "resume") == 0) {
-                resume(j, r);
+                if (running_here(j))
+                        tg_job_after(j, 200, tg_job_admit);
+                else
+                        resume(j, r);
         } else { /* stale: definitions changed; reload, then again */
                 j->w->budgets_loaded = 0;
                 tg_job_admit(j);

@@ -144,6 +144,7 @@ static void call_failed_locally(tg_job_t *j, const char *why)
         tg_gate_leave(j, 0);
         j->status = TG_STATUS_FAILED;
         snprintf(j->reason, sizeof(j->reason), "%s", why);
+        tg_job_redact(j);
         tg_job_finish(j);
 }
 

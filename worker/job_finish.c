@@ -84,26 +84,42 @@ static const char *elem(redisReply *r, size_t i)
                    : "";
 }
 
-static void alert(tg_worker_t *w, const char *spec)
+static int alert(tg_worker_t *w, const char *spec)
 {
         /* "budget|key|threshold|spent|limit|usd|tokens" */
         char id[TG_BUDGET_ID_MAX + 1], key[192], kind[8], ts[40], *json;
         long long thr, spent, limit;
         const char *period;
+        int rc;
 
         if (sscanf(spec, "%64[^|]|%191[^|]|%lld|%lld|%lld|%7s", id, key, &thr,
                    &spent, &limit, kind) != 6)
-                return;
+                return 0;
         period = strrchr(key, ':') + 1;
         tg_time_format_us(tg_time_now_us(), ts, sizeof(ts));
         json = tg_events_alert(w, id, period, thr, spent, limit,
                                strcmp(kind, "tokens") == 0, ts);
-        if (json) {
-                tg_producer_send(w, w->t_alerts, id, strlen(id), json,
-                                 strlen(json), NULL, NULL);
-                free(json);
-        }
+        if (!json)
+                return 0;
+        rc = tg_producer_send(w, w->t_alerts, id, strlen(id), json,
+                              strlen(json), NULL, NULL);
+        free(json);
         tg_log(TG_LOG_WARN, "budget %s crossed %lld%% (%s)", id, thr, period);
+        return rc;
+}
+
+/* The alert specs of a reply from element `from` on, one per line. */
+static char *alert_specs(redisReply *r, size_t from)
+{
+        size_t len = 1;
+        char *s;
+
+        for (size_t i = from; i < r->elements; i++)
+                len += strlen(elem(r, i)) + 1;
+        s = calloc(1, len);
+        for (size_t i = from; s && i < r->elements; i++)
+                strcat(strcat(s, elem(r, i)), i + 1 < r->elements ? "\n" : "");
+        return s;
 }
 
 static void on_finish(tg_ledger_t *l, redisReply *r, void *opaque)
@@ -123,17 +139,18 @@ static void on_finish(tg_ledger_t *l, redisReply *r, void *opaque)
         }
         free(j->stored_completion);
         free(j->stored_usage);
+        free(j->stored_alerts);
         if (strcmp(elem(r, 0), "done") == 0) {
                 /* Finished before (a retry after a lost reply): publish
                  * what was stored then, byte for byte. */
                 j->stored_completion = strdup(elem(r, 1));
                 j->stored_usage = strdup(elem(r, 2));
+                j->stored_alerts = strdup(elem(r, 3));
         } else {
                 j->stored_completion = strdup(j->completion_built);
                 j->stored_usage = strdup(elem(r, 1));
                 j->overrun_nano = strtoll(elem(r, 2), NULL, 10);
-                for (size_t i = 3; i < r->elements; i++)
-                        alert(j->w, elem(r, i));
+                j->stored_alerts = alert_specs(r, 3);
                 tg_metrics_decision(j->w->metrics, j);
         }
         tg_job_publish(j);
@@ -163,6 +180,7 @@ static void log_decision(const tg_job_t *j)
 static int emit_events(tg_job_t *j)
 {
         tg_worker_t *w = j->w;
+        char *save = NULL, *s = j->stored_alerts;
         int rc;
 
         j->deliveries = 2;
@@ -172,6 +190,11 @@ static int emit_events(tg_job_t *j)
         rc |= tg_producer_send(w, w->t_usage, j->request_id,
                                strlen(j->request_id), j->stored_usage,
                                strlen(j->stored_usage), j, NULL);
+        /* Alerts go with the events (in their transaction): an abort or a
+         * crash loses neither, the ledger stored both. */
+        for (s = s ? strtok_r(s, "\n", &save) : NULL; s && !rc;
+             s = strtok_r(NULL, "\n", &save))
+                rc |= alert(w, s);
         return rc;
 }
 

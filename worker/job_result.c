@@ -2,6 +2,7 @@
  * What a Bedrock attempt came back with: a result to settle, an error to
  * retry after a full-jitter backoff, or an error that ends the request.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -9,6 +10,42 @@
 #include "log.h"
 #include "tgtime.h"
 #include "worker.h"
+
+static void mask(char *s, const char *secret)
+{
+        size_t n = strlen(secret);
+        char *p;
+
+        if (n < 3)
+                return;
+        while ((p = strstr(s, secret))) {
+                memmove(p + 3, p + n, strlen(p + n) + 1);
+                memcpy(p, "***", 3);
+        }
+}
+
+/* A reason goes into events, the ledger and logs, so no credential may be
+ * in it. AWS explains a signature mismatch with the canonical request it
+ * expected, which holds the session token (x-amz-security-token): cut the
+ * message before that explanation, and mask any credential an error
+ * echoes anyway. */
+void tg_job_redact(tg_job_t *j)
+{
+        tg_creds_snapshot_t c;
+        char *cut = strstr(j->reason, "The Canonical String");
+
+        if (cut) {
+                while (cut > j->reason && isspace((unsigned char)cut[-1]))
+                        cut--;
+                *cut = '\0';
+        }
+        if (tg_creds_get(j->w->creds, &c) == 0) {
+                mask(j->reason, c.secret_access_key);
+                mask(j->reason, c.session_token);
+                mask(j->reason, c.bearer_token);
+                tg_secret_wipe(&c, sizeof(c));
+        }
+}
 
 static void retry_enter(tg_job_t *j)
 {
@@ -61,6 +98,7 @@ static void failed(tg_job_t *j, const tg_bedrock_error_t *e)
          * have billed a call that timed out after it was sent. */
         j->billing_unknown = e->billing_unknown;
         tg_bedrock_reason(e, j->reason, sizeof(j->reason));
+        tg_job_redact(j);
         tg_job_finish(j);
 }
 

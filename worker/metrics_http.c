@@ -70,7 +70,7 @@ tg_metrics_t *tg_metrics_new(int port, const char *const *label_keys,
         if (port <= 0)
                 return m;
         m->httpd = MHD_start_daemon(
-            MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port,
+            MHD_USE_POLL_INTERNAL_THREAD | MHD_USE_ERROR_LOG, (uint16_t)port,
             NULL, NULL, handle, m, MHD_OPTION_CONNECTION_LIMIT, 64U,
             MHD_OPTION_CONNECTION_TIMEOUT, 10U, MHD_OPTION_END);
         if (!m->httpd) {

@@ -40,6 +40,8 @@ int tg_txn_ensure(tg_worker_t *w)
 {
         rd_kafka_error_t *e;
 
+        if (w->txn_aborting)
+                return -1; /* nothing goes out until the abort is done */
         if (!w->txn || w->txn_open)
                 return 0;
         e = rd_kafka_begin_transaction(w->producer);
@@ -89,27 +91,41 @@ static rd_kafka_error_t *send_offsets(tg_worker_t *w)
         return e;
 }
 
-/* A transaction that cannot commit: abort it and read again from the last
- * committed offsets; the ledger answers the redelivered requests from what
- * it stored. */
-static void abort_and_rewind(tg_worker_t *w, rd_kafka_error_t *cause)
+/* Aborting waits for the messages in flight. A retriable failure (they
+ * did not finish within the timeout, e.g. just after the broker came back)
+ * is tried again from the loop, which serves their delivery reports in
+ * between, as librdkafka asks; until then nothing is produced. */
+static void try_abort(tg_worker_t *w)
 {
-        rd_kafka_error_t *e;
+        rd_kafka_error_t *e =
+            rd_kafka_abort_transaction(w->producer, TXN_TIMEOUT_MS);
 
-        tg_log(TG_LOG_WARN,
-               "transaction aborted (%s): rewinding to the "
-               "committed offsets",
-               rd_kafka_error_string(cause));
-        e = rd_kafka_abort_transaction(w->producer, TXN_TIMEOUT_MS);
         if (e) {
-                tg_log(TG_LOG_ERROR, "abort: %s", rd_kafka_error_string(e));
+                int again = rd_kafka_error_is_retriable(e);
+                tg_log(again ? TG_LOG_WARN : TG_LOG_ERROR, "abort: %s%s",
+                       rd_kafka_error_string(e), again ? " (retrying)" : "");
                 rd_kafka_error_destroy(e);
-                w->fatal = w->stopping = 1;
+                if (!again)
+                        w->fatal = w->stopping = 1;
                 return;
         }
+        w->txn_aborting = 0;
         w->txn_open = 0;
         w->txn_dirty = 0;
         tg_consumer_rewind(w);
+}
+
+/* A transaction that cannot commit: abort it and read again from the last
+ * committed offsets; the ledger answers the redelivered requests from what
+ * it stored. */
+static void abort_and_rewind(tg_worker_t *w, const char *cause)
+{
+        tg_log(TG_LOG_WARN,
+               "transaction aborted (%s): rewinding to the "
+               "committed offsets",
+               cause);
+        w->txn_aborting = 1;
+        try_abort(w);
 }
 
 static int failed(tg_worker_t *w, rd_kafka_error_t *e)
@@ -119,7 +135,7 @@ static int failed(tg_worker_t *w, rd_kafka_error_t *e)
                        rd_kafka_error_string(e));
                 w->fatal = w->stopping = 1;
         } else if (rd_kafka_error_txn_requires_abort(e)) {
-                abort_and_rewind(w, e);
+                abort_and_rewind(w, rd_kafka_error_string(e));
         } else {
                 /* retriable (e.g. a timeout while the broker is away):
                  * the transaction stays open, the next tick tries again */
@@ -130,12 +146,32 @@ static int failed(tg_worker_t *w, rd_kafka_error_t *e)
         return -1;
 }
 
+/* A message the open transaction refused (it failed and waits for an
+ * abort, e.g. after AddPartitionsToTxn failed): abort and read again now,
+ * as a failed commit would; only a producer that cannot abort stops. */
+void tg_txn_abort(tg_worker_t *w, const char *why)
+{
+        if (w->txn_aborting)
+                return; /* under way */
+        if (w->txn_open) {
+                abort_and_rewind(w, why);
+                return;
+        }
+        tg_log(TG_LOG_ERROR, "transaction: %s, and none is open: stopping",
+               why);
+        w->fatal = w->stopping = 1;
+}
+
 int tg_txn_commit(tg_worker_t *w)
 {
         rd_kafka_error_t *e;
 
         if (!w->txn || !w->txn_open)
                 return 0;
+        if (w->txn_aborting) {
+                try_abort(w);
+                return w->txn_aborting ? -1 : 0;
+        }
         if ((e = send_offsets(w)))
                 return failed(w, e);
         if ((e = rd_kafka_commit_transaction(w->producer, TXN_TIMEOUT_MS)))
@@ -149,6 +185,7 @@ int tg_txn_commit(tg_worker_t *w)
 void tg_txn_tick(tg_worker_t *w)
 {
         if (w->txn && w->txn_open &&
-            tg_mono_ms() - w->txn_started_ms >= w->conf->txn_interval_ms)
+            (w->txn_aborting ||
+             tg_mono_ms() - w->txn_started_ms >= w->conf->txn_interval_ms))
                 tg_txn_commit(w);
 }

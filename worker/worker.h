@@ -114,6 +114,7 @@ struct tg_job {
         int deliveries;
         char *stored_completion; /* events to publish, owned */
         char *stored_usage;
+        char *stored_alerts;    /* alert specs, one per line */
         char *completion_built; /* sent to finish, owned */
         char *usage_built;
         uv_timer_t timer;
@@ -170,8 +171,9 @@ struct tg_worker {
         uint64_t rng;
         tg_metrics_t *metrics;
         /* transactions (txn.c) */
-        int txn;      /* on */
-        int txn_open; /* begun, not yet committed */
+        int txn;          /* on */
+        int txn_open;     /* begun, not yet committed */
+        int txn_aborting; /* an abort to retry */
         int txn_dirty;
         int64_t txn_started_ms;
         uint64_t txn_commits;
@@ -202,6 +204,7 @@ int tg_txn_init(tg_worker_t *w, char *errstr, size_t size);
 int tg_txn_ensure(tg_worker_t *w);
 void tg_txn_offset(tg_worker_t *w, int32_t partition, int64_t offset);
 int tg_txn_commit(tg_worker_t *w);
+void tg_txn_abort(tg_worker_t *w, const char *why);
 void tg_txn_tick(tg_worker_t *w);
 
 /* producer.c */
@@ -222,6 +225,7 @@ void tg_job_start(tg_worker_t *w, rd_kafka_message_t *msg);
 void tg_job_admit(tg_job_t *j);
 void tg_job_call(tg_job_t *j);
 void tg_job_http_done(tg_job_t *j, CURLcode rc);
+void tg_job_redact(tg_job_t *j); /* no credential in j->reason */
 void tg_job_finish(tg_job_t *j);
 void tg_job_publish(tg_job_t *j);
 void tg_job_dlq(tg_job_t *j, const char *reason);

@@ -10,14 +10,16 @@
 -- The usage JSON carries "#tg:spent:<i>#" (quoted) where budget i's spent
 -- value after settlement goes; only this script knows it.
 --
--- Replies: {"done", completion, usage} already finished (re-publish);
+-- Replies: {"done", completion, usage, alerts} already finished
+-- (re-publish; alerts are the crossings this request reported, one per
+-- line, so they go out again with its events if those never committed);
 -- {"ok", usage, overrun_nano, alert...} where each alert is
 -- "budget|period-key|threshold|spent|limit|usd" (or "|tokens" for a
 -- budget that limits tokens only).
 local rec = redis.call('HMGET', KEYS[1], 'state', 'completion', 'usage',
-                       'resNano', 'resTokens')
+                       'resNano', 'resTokens', 'alerts')
 if rec[1] == 'done' then
-  return {'done', rec[2], rec[3]}
+  return {'done', rec[2], rec[3], rec[6] or ''}
 end
 
 local reserved = rec[1] == 'reserved'
@@ -80,7 +82,7 @@ for i = 3, #KEYS do
 end
 
 redis.call('HSET', KEYS[1], 'state', 'done', 'completion', ARGV[6],
-           'usage', usage)
+           'usage', usage, 'alerts', table.concat(alerts, '\n'))
 redis.call('HDEL', KEYS[1], 'lease', 'keys', 'worker')
 redis.call('EXPIRE', KEYS[1], ARGV[5])
 redis.call('ZREM', KEYS[2], ARGV[1])
