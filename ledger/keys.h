@@ -29,12 +29,12 @@
 #include <stdint.h>
 #include <time.h>
 
-#define TG_KEY_PREFIX        "tg:{tg}:"
-#define TG_KEY_VERSION       TG_KEY_PREFIX "budgets:version"
-#define TG_KEY_BUDGETS       TG_KEY_PREFIX "budgets"
-#define TG_KEY_LEASES        TG_KEY_PREFIX "leases"
-#define TG_BUDGET_ID_MAX     64
-#define TG_PERIOD_LABEL_MAX  16
+#define TG_KEY_PREFIX       "tg:{tg}:"
+#define TG_KEY_VERSION      TG_KEY_PREFIX "budgets:version"
+#define TG_KEY_BUDGETS      TG_KEY_PREFIX "budgets"
+#define TG_KEY_LEASES       TG_KEY_PREFIX "leases"
+#define TG_BUDGET_ID_MAX    64
+#define TG_PERIOD_LABEL_MAX 16
 
 typedef enum tg_period {
         TG_PERIOD_DAY,

@@ -61,5 +61,4 @@ int tg_replay_run(const tg_replay_conf_t *conf, tg_replay_event_cb *on_event,
                   tg_replay_issue_cb *on_issue, void *opaque,
                   tg_replay_stats_t *stats, char *errstr, size_t errstr_size);
 
-
 #endif

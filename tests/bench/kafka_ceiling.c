@@ -68,10 +68,10 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *op)
         if (--p->left > 0)
                 return;
         rd_kafka_topic_partition_list_t *l =
-                rd_kafka_topic_partition_list_new(1);
+            rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(p->msg->rkt),
                                           p->msg->partition)
-                ->offset = p->msg->offset + 1;
+            ->offset = p->msg->offset + 1;
         rd_kafka_offsets_store(consumer, l);
         rd_kafka_topic_partition_list_destroy(l);
         rd_kafka_message_destroy(p->msg);
@@ -90,12 +90,24 @@ int main(int argc, char **argv)
 
         while ((opt = getopt(argc, argv, "b:t:o:g:n:m:")) != -1) {
                 switch (opt) {
-                case 'b': brokers = optarg; break;
-                case 't': in = optarg; break;
-                case 'o': out = optarg; break;
-                case 'g': group = optarg; break;
-                case 'n': count = atol(optarg); break;
-                case 'm': max_inflight = atol(optarg); break;
+                case 'b':
+                        brokers = optarg;
+                        break;
+                case 't':
+                        in = optarg;
+                        break;
+                case 'o':
+                        out = optarg;
+                        break;
+                case 'g':
+                        group = optarg;
+                        break;
+                case 'n':
+                        count = atol(optarg);
+                        break;
+                case 'm':
+                        max_inflight = atol(optarg);
+                        break;
                 default:
                         fprintf(stderr, "usage: kafka_ceiling -b B -t IN -o "
                                         "OUT -g GROUP -n COUNT [-m MAX]\n");
@@ -130,12 +142,12 @@ int main(int argc, char **argv)
         set(pc, "compression.codec", "lz4");
         rd_kafka_conf_set_dr_msg_cb(pc, dr_cb);
         rd_kafka_t *producer =
-                rd_kafka_new(RD_KAFKA_PRODUCER, pc, err, sizeof(err));
+            rd_kafka_new(RD_KAFKA_PRODUCER, pc, err, sizeof(err));
         if (!producer)
                 return fprintf(stderr, "kafka_ceiling: %s\n", err), 1;
 
         rd_kafka_topic_partition_list_t *sub =
-                rd_kafka_topic_partition_list_new(1);
+            rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(sub, in, RD_KAFKA_PARTITION_UA);
         rd_kafka_subscribe(consumer, sub);
         rd_kafka_topic_partition_list_destroy(sub);
@@ -148,8 +160,8 @@ int main(int argc, char **argv)
                 ssize_t n = 0;
                 if (room > 0 && consumed < count)
                         n = rd_kafka_consume_batch_queue(
-                                q, inflight ? 0 : 100, batch,
-                                room < 256 ? (size_t)room : 256);
+                            q, inflight ? 0 : 100, batch,
+                            room < 256 ? (size_t)room : 256);
                 for (ssize_t i = 0; i < n; i++) {
                         rd_kafka_message_t *m = batch[i];
                         if (m->err) {
@@ -165,17 +177,20 @@ int main(int argc, char **argv)
                         consumed++;
                         for (int k = 0; k < 2; k++) {
                                 rd_kafka_resp_err_t e;
-                                while ((e = rd_kafka_producev(
-                                                producer, RD_KAFKA_V_TOPIC(out),
-                                                RD_KAFKA_V_KEY(m->key, m->key_len),
-                                                RD_KAFKA_V_VALUE(m->payload, m->len),
-                                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                                RD_KAFKA_V_OPAQUE(p),
-                                                RD_KAFKA_V_END)) ==
-                                       RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                                while (
+                                    (e = rd_kafka_producev(
+                                         producer, RD_KAFKA_V_TOPIC(out),
+                                         RD_KAFKA_V_KEY(m->key, m->key_len),
+                                         RD_KAFKA_V_VALUE(m->payload, m->len),
+                                         RD_KAFKA_V_MSGFLAGS(
+                                             RD_KAFKA_MSG_F_COPY),
+                                         RD_KAFKA_V_OPAQUE(p),
+                                         RD_KAFKA_V_END)) ==
+                                    RD_KAFKA_RESP_ERR__QUEUE_FULL)
                                         rd_kafka_poll(producer, 10);
                                 if (e) {
-                                        fprintf(stderr, "kafka_ceiling: produce: %s\n",
+                                        fprintf(stderr,
+                                                "kafka_ceiling: produce: %s\n",
                                                 rd_kafka_err2str(e));
                                         return 1;
                                 }
@@ -189,9 +204,10 @@ int main(int argc, char **argv)
         getrusage(RUSAGE_SELF, &ru);
         double cpu = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
                      (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
-        printf("{\"count\": %ld, \"seconds\": %.3f, \"secondsFromFirst\": %.3f, "
-               "\"cpuSeconds\": %.3f}\n",
-               done_n, t1 - t0, t1 - t_first, cpu);
+        printf(
+            "{\"count\": %ld, \"seconds\": %.3f, \"secondsFromFirst\": %.3f, "
+            "\"cpuSeconds\": %.3f}\n",
+            done_n, t1 - t0, t1 - t_first, cpu);
         fflush(stdout);
         rd_kafka_queue_destroy(q);
         rd_kafka_consumer_close(consumer);

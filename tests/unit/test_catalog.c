@@ -5,19 +5,19 @@
 #include "tg_test.h"
 
 static const char *CAT =
-        "{\"priceVersion\":\"t1\",\"models\":["
-        "{\"alias\":\"nova-lite\",\"modelId\":\"amazon.nova-lite-v1:0\","
-        "\"family\":\"nova\",\"maxOutputTokens\":5000,"
-        "\"price\":{\"input\":\"0.06\",\"output\":\"0.24\","
-        "\"cacheRead\":\"0.015\"}},"
-        "{\"alias\":\"sonnet\",\"modelId\":\"anthropic.claude-3-5-sonnet-"
-        "20240620-v1:0\",\"family\":\"anthropic\",\"maxOutputTokens\":8192,"
-        "\"messageOverheadTokens\":10,\"requestOverheadTokens\":20,"
-        "\"price\":{\"input\":\"3\",\"output\":\"15\",\"cacheRead\":\"0.30\","
-        "\"cacheWrite\":\"3.75\"}}],"
-        "\"routes\":[{\"match\":{\"costCenter\":\"sales\"},\"model\":"
-        "\"nova-lite\",\"target\":\"arn:aws:bedrock:us-east-1:123456789012:"
-        "application-inference-profile/sales1\"}]}";
+    "{\"priceVersion\":\"t1\",\"models\":["
+    "{\"alias\":\"nova-lite\",\"modelId\":\"amazon.nova-lite-v1:0\","
+    "\"family\":\"nova\",\"maxOutputTokens\":5000,"
+    "\"price\":{\"input\":\"0.06\",\"output\":\"0.24\","
+    "\"cacheRead\":\"0.015\"}},"
+    "{\"alias\":\"sonnet\",\"modelId\":\"anthropic.claude-3-5-sonnet-"
+    "20240620-v1:0\",\"family\":\"anthropic\",\"maxOutputTokens\":8192,"
+    "\"messageOverheadTokens\":10,\"requestOverheadTokens\":20,"
+    "\"price\":{\"input\":\"3\",\"output\":\"15\",\"cacheRead\":\"0.30\","
+    "\"cacheWrite\":\"3.75\"}}],"
+    "\"routes\":[{\"match\":{\"costCenter\":\"sales\"},\"model\":"
+    "\"nova-lite\",\"target\":\"arn:aws:bedrock:us-east-1:123456789012:"
+    "application-inference-profile/sales1\"}]}";
 
 static void test_usd(void)
 {
@@ -72,8 +72,8 @@ static void test_load_errors(void)
               NULL);
         CHECK_STR(err, "catalog: priceVersion required (1-64 chars)");
         const char *badprice =
-                "{\"priceVersion\":\"x\",\"models\":[{\"alias\":\"a\","
-                "\"modelId\":\"b\",\"price\":{\"input\":0.5,\"output\":\"1\"}}]}";
+            "{\"priceVersion\":\"x\",\"models\":[{\"alias\":\"a\","
+            "\"modelId\":\"b\",\"price\":{\"input\":0.5,\"output\":\"1\"}}]}";
         CHECK(tg_catalog_load_string(badprice, strlen(badprice), err,
                                      sizeof(err)) == NULL);
         CHECK(strstr(err, "decimal USD strings") != NULL);
@@ -98,8 +98,8 @@ static void resolve(tg_catalog_t *cat, const char *name, tg_request_t *req,
 static void test_resolve(void)
 {
         char err[256];
-        tg_catalog_t *cat = tg_catalog_load_string(CAT, strlen(CAT), err,
-                                                   sizeof(err));
+        tg_catalog_t *cat =
+            tg_catalog_load_string(CAT, strlen(CAT), err, sizeof(err));
         tg_request_t req;
         const char *j = "{\"model\":\"nova-lite\",\"prompt\":{\"messages\":[{"
                         "\"role\":\"user\",\"content\":\"hi\"}]},\"tags\":{"
@@ -139,9 +139,9 @@ static void test_resolve(void)
                   -1);
         CHECK(strncmp(err, "model: unknown model \"gpt-4\"", 28) == 0);
         req.params.max_tokens = 6000;
-        CHECK_INT(tg_catalog_resolve(cat, "nova-lite", &req, &r, err,
-                                     sizeof(err)),
-                  -1);
+        CHECK_INT(
+            tg_catalog_resolve(cat, "nova-lite", &req, &r, err, sizeof(err)),
+            -1);
         CHECK_STR(err, "prompt.parameters.max_tokens: 6000 exceeds "
                        "nova-lite's maximum of 5000");
         tg_request_destroy(&req);
@@ -151,8 +151,8 @@ static void test_resolve(void)
 static void test_bound(void)
 {
         char err[256];
-        tg_catalog_t *cat = tg_catalog_load_string(CAT, strlen(CAT), err,
-                                                   sizeof(err));
+        tg_catalog_t *cat =
+            tg_catalog_load_string(CAT, strlen(CAT), err, sizeof(err));
         const tg_model_t *sonnet = tg_catalog_model_at(cat, 1);
         tg_request_t req;
         tg_bound_t b;
@@ -183,7 +183,7 @@ static void test_default_catalog(void)
 {
         char err[256];
         tg_catalog_t *cat =
-                tg_catalog_load_file("worker/catalog.json", err, sizeof(err));
+            tg_catalog_load_file("worker/catalog.json", err, sizeof(err));
 
         CHECK(cat != NULL);
         if (!cat) {

@@ -5,19 +5,19 @@
 #include "tg_test.h"
 
 static const char *GOOD =
-        "{\"requestId\":\"r-1\",\"timestamp\":\"2026-11-27T10:00:00Z\","
-        "\"model\":\"nova-lite\",\"prompt\":{\"messages\":["
-        "{\"role\":\"system\",\"content\":\"be brief\"},"
-        "{\"role\":\"user\",\"content\":\"hello\"}],"
-        "\"parameters\":{\"max_tokens\":64,\"temperature\":0.5,"
-        "\"top_p\":0.9,\"top_k\":50}},"
-        "\"tags\":{\"applicationId\":\"app\",\"costCenter\":\"eng\"}}";
+    "{\"requestId\":\"r-1\",\"timestamp\":\"2026-11-27T10:00:00Z\","
+    "\"model\":\"nova-lite\",\"prompt\":{\"messages\":["
+    "{\"role\":\"system\",\"content\":\"be brief\"},"
+    "{\"role\":\"user\",\"content\":\"hello\"}],"
+    "\"parameters\":{\"max_tokens\":64,\"temperature\":0.5,"
+    "\"top_p\":0.9,\"top_k\":50}},"
+    "\"tags\":{\"applicationId\":\"app\",\"costCenter\":\"eng\"}}";
 
 static tg_parse_result_t parse(const char *json, char *err, size_t n)
 {
         tg_request_t req;
         tg_parse_result_t r =
-                tg_request_parse(&req, json, strlen(json), 0, err, n);
+            tg_request_parse(&req, json, strlen(json), 0, err, n);
         tg_request_destroy(&req);
         return r;
 }
@@ -59,9 +59,9 @@ static void test_good(void)
         tg_request_t req;
         char err[256];
 
-        CHECK_INT(tg_request_parse(&req, GOOD, strlen(GOOD), 0, err,
-                                   sizeof(err)),
-                  TG_PARSE_OK);
+        CHECK_INT(
+            tg_request_parse(&req, GOOD, strlen(GOOD), 0, err, sizeof(err)),
+            TG_PARSE_OK);
         CHECK_STR(req.request_id, "r-1");
         CHECK_STR(req.model, "nova-lite");
         CHECK_INT(req.n_messages, 2);
@@ -147,9 +147,9 @@ static void test_size(void)
         tg_request_t req;
         char err[256];
 
-        CHECK_INT(tg_request_parse(&req, GOOD, strlen(GOOD), 100, err,
-                                   sizeof(err)),
-                  TG_PARSE_INVALID);
+        CHECK_INT(
+            tg_request_parse(&req, GOOD, strlen(GOOD), 100, err, sizeof(err)),
+            TG_PARSE_INVALID);
         CHECK(strstr(err, "over the 100-byte limit") != NULL);
         CHECK_STR(req.request_id, "r-1");
         tg_request_destroy(&req);
@@ -164,9 +164,9 @@ static void test_bad_envelope_keeps_tags(void)
         char *json = with("\"r-1\"", "\"bad id\"");
         char key[80];
 
-        CHECK_INT(tg_request_parse(&req, json, strlen(json), 0, err,
-                                   sizeof(err)),
-                  TG_PARSE_INVALID);
+        CHECK_INT(
+            tg_request_parse(&req, json, strlen(json), 0, err, sizeof(err)),
+            TG_PARSE_INVALID);
         CHECK(strncmp(err, "requestId:", 10) == 0);
         CHECK_STR(tg_request_tag(&req, "costCenter"), "eng");
         tg_request_destroy(&req);

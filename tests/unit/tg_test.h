@@ -17,8 +17,8 @@ static int tg_test_checks;
                 tg_test_checks++;                                              \
                 if (!(cond)) {                                                 \
                         tg_test_failures++;                                    \
-                        fprintf(stderr, "%s:%d: CHECK(%s) failed\n",           \
-                                __FILE__, __LINE__, #cond);                    \
+                        fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__, \
+                                __LINE__, #cond);                              \
                 }                                                              \
         } while (0)
 
