@@ -1,5 +1,6 @@
 /* tollgate-worker: the consumer-group service (see worker.h). */
 #include <curl/curl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -35,6 +36,9 @@ int main(int argc, char **argv)
                 return rc < 0 || argc > 1 ? 2 : 0;
         }
         tg_log_setup(conf.log_level, "worker");
+        /* hiredis writes with write(2): a Redis that died mid-write must
+         * be an error to reconnect from, not a SIGPIPE that kills us. */
+        signal(SIGPIPE, SIG_IGN);
         curl_global_init(CURL_GLOBAL_DEFAULT);
         w = tg_worker_new(&conf, err, sizeof(err));
         if (!w) {
