@@ -420,6 +420,14 @@ void tg_consumer_close(tg_worker_t *w)
         uv_poll_stop(&w->cq_poll);
         rd_kafka_queue_io_event_enable(w->cq, -1, NULL, 0);
         rd_kafka_consumer_close(w->consumer);
+        /* rd_kafka_destroy waits for every message of the handle to be
+         * destroyed, forever: jobs left unfinished (a drain that timed
+         * out, a fatal stop) still hold theirs. */
+        for (tg_job_t *j = w->jobs; j; j = j->all_next) {
+                if (j->msg)
+                        rd_kafka_message_destroy(j->msg);
+                j->msg = NULL;
+        }
         rd_kafka_queue_destroy(w->cq);
         rd_kafka_destroy(w->consumer);
         w->consumer = NULL;
