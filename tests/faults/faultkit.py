@@ -26,6 +26,7 @@ import signal
 import subprocess
 import threading
 import time
+import uuid
 from pathlib import Path
 
 import redis
@@ -45,7 +46,6 @@ FAST_GROUP = ["-X", "consumer.session.timeout.ms=6000",
 MAX_TOKENS = 45
 NANO_PER_REQUEST = 10_300
 CENTERS = ("eng", "ops", "sales")
-LONG = os.environ.get("TOLLGATE_FAULTS_LONG") == "1"
 
 
 # ------------------------------------------------------------------ Redis
@@ -158,6 +158,14 @@ class KafkaBroker:
     def stop(self):
         self._run("stop")
 
+    def kill(self):
+        """kill -9: no clean shutdown, the log is recovered on start."""
+        pidfile = Path(self.env["TOLLGATE_STATE_DIR"]) / "kafka" / "kafka.pid"
+        pid = int(pidfile.read_text())
+        os.kill(pid, signal.SIGKILL)
+        while Path(f"/proc/{pid}").exists():
+            time.sleep(0.05)
+
     def topics(self, prefix):
         names = create_topics(self.brokers, prefix, build_dir())
         return {"prefix": prefix, **names}
@@ -166,10 +174,13 @@ class KafkaBroker:
 # --------------------------------------------------------------- requests
 
 
+RUN = uuid.uuid4().hex[:6]  # ids of this run only: no stale ledger record
+
+
 def stream_request(i, prefix):
     """Request i of a stream: the three cost centres and two environments in
     turn, texts of varying length."""
-    return request(f"{prefix}-{i:05d}", CENTERS[i % 3],
+    return request(f"{prefix}-{RUN}-{i:05d}", CENTERS[i % 3],
                    text=f"question {i} " + "x" * (i % 37),
                    env=("prod", "dev")[(i // 3) % 2], max_tokens=MAX_TOKENS)
 
@@ -310,6 +321,19 @@ class Pool:
 
     def workers(self):
         return list(self.live.values())
+
+    def restart_exited(self):
+        """Starts again each worker that exited, as systemd's
+        Restart=on-failure or Kubernetes would; returns [(name, rc)]."""
+        exits = []
+        for name, w in list(self.live.items()):
+            if w.proc.poll() is not None:
+                w.log.close()
+                assert_clean(w.text(), name)
+                self.dead.append(w)
+                exits.append((name, w.proc.returncode))
+                self.live[name] = self._start(name)
+        return exits
 
     def logs(self):
         return "\n".join(w.text() for w in self.dead + self.workers())
@@ -527,14 +551,33 @@ def worst(peaks):
 # ------------------------------------------------------------- a fault run
 
 
+class Supervisor(threading.Thread):
+    """Pool.restart_exited every half second, in the background."""
+
+    def __init__(self, pool):
+        super().__init__(daemon=True)
+        self.pool, self.exits = pool, []
+        self.stopped = threading.Event()
+
+    def run(self):
+        while not self.stopped.wait(0.5):
+            self.exits += self.pool.restart_exited()
+
+    def stop(self):
+        self.stopped.set()
+        if self.is_alive():
+            self.join(10)
+
+
 def run_faults(tmp_path, brokers, topics, redis_url, n, rate, schedule, *,
                names=("w1", "w2"), sim_args=("--latency", "uniform:200:1500"),
                worker_args=(), txn=True, verify_timeout=90, id_prefix="f",
-               sim=None):
+               sim=None, supervise=False):
     """Streams n requests at `rate`/s through workers on `brokers`, runs
     `schedule` ([(seconds after the stream starts, label, fn)], in order)
     meanwhile, then checks the invariants. Returns (figures, {label: in
-    flight just before it}, the workers' logs)."""
+    flight just before it}, the workers' logs). With supervise, a worker
+    that exits is started again (figures["exits"]: [(name, rc)])."""
     set_stream_budgets(redis_url, n)
     own_sim = sim is None
     sim = sim or Sim(*sim_args)
@@ -542,10 +585,13 @@ def run_faults(tmp_path, brokers, topics, redis_url, n, rate, schedule, *,
             *worker_args]
     sampler = Sampler(sim, redis_url)
     reqs = [stream_request(i, id_prefix) for i in range(n)]
-    peaks, pool = {}, None
+    peaks, pool, sup = {}, None, None
     try:
         pool = Pool(tmp_path, topics["prefix"], redis_url, list(names), args)
         wait_assigned(pool.workers(), 4)
+        if supervise:
+            sup = Supervisor(pool)
+            sup.start()
         sampler.start()
         feeder = Feeder(brokers, topics["requests"], reqs, rate)
         t0 = time.monotonic()
@@ -555,15 +601,19 @@ def run_faults(tmp_path, brokers, topics, redis_url, n, rate, schedule, *,
             peaks[label] = sampler.now()
             fn()
         feeder.finish()
-        pool.assert_running()
+        if not sup:
+            pool.assert_running()
         figures = verify(brokers, topics, redis_url,
                          [r["requestId"] for r in reqs], txn=txn,
                          timeout=verify_timeout)
+        figures["exits"] = sup.exits if sup else []
         st = sim.stats()
         figures["simPeak"] = st["peakInFlight"]
         figures["calls"] = st["converse"]
     finally:
         sampler.stop()
+        if sup:
+            sup.stop()
         rcs = pool.stop() if pool else {}
         if own_sim:
             sim.stop()

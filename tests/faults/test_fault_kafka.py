@@ -1,27 +1,37 @@
-"""The Kafka broker stops and comes back mid-run (a broker of the test's
-own; the shared one is never restarted). While it is away the workers
-cannot consume, publish or commit; the open transaction either commits once
-the broker is back or is aborted and its requests read again, which the
-ledger answers from what it stored.
+"""The Kafka broker stops (or is killed) and comes back mid-run (a broker
+of the test's own; the shared one is never restarted). While it is away the
+workers cannot consume, publish or commit; the open transaction either
+commits once the broker is back or is aborted and its requests read again,
+which the ledger answers from what it stored.
+
+An outage longer than the transaction timeout (15 s) can end with the
+coordinator aborting the transaction and fencing the producer's epoch:
+librdkafka reports that as fatal and the worker exits with status 1, to be
+started again by its supervisor (systemd Restart=on-failure, Kubernetes).
+The test plays the supervisor; the restarted worker (same --worker-id)
+resumes its own reservations at once.
 """
 
 import time
 
+import pytest
+
+from conftest import unique_prefix
 from faultkit import (KafkaBroker, calls_note, log_count, report, run_faults,
                       worst)
-from conftest import unique_prefix
 
 N, RATE = 600, 40
 DOWN_S = 8
 
 
-def test_kafka_broker_restart_mid_run(tmp_path, ledger_redis):
+@pytest.mark.parametrize("how", ["sigterm", "kill9"])
+def test_kafka_broker_restart_mid_run(tmp_path, ledger_redis, how):
     kb = KafkaBroker(tmp_path)
     down = {}
 
     def restart():
         t = time.monotonic()
-        kb.stop()
+        kb.kill() if how == "kill9" else kb.stop()
         time.sleep(DOWN_S)
         kb.start()
         down["s"] = time.monotonic() - t
@@ -31,11 +41,18 @@ def test_kafka_broker_restart_mid_run(tmp_path, ledger_redis):
         topics = kb.topics(unique_prefix("kafka-restart"))
         figures, peaks, logs = run_faults(
             tmp_path, kb.brokers, topics, ledger_redis, N, RATE,
-            [(5, "restart", restart)], id_prefix="kr", verify_timeout=100)
+            [(5, "restart", restart)], id_prefix="kr", verify_timeout=100,
+            supervise=True)
     finally:
         kb.stop()
     aborted = log_count(logs, "transaction aborted")
-    report(f"Kafka broker stopped (SIGTERM) and restarted mid-run "
+    fenced = log_count(logs, "has been fenced")
+    exits = figures["exits"]
+    # the only acceptable exit: fenced after the outage, as described above
+    assert len(exits) <= fenced, (exits, fenced)
+    what = "killed (kill -9)" if how == "kill9" else "stopped (SIGTERM)"
+    report(f"Kafka broker {what} and restarted mid-run "
            f"(away {down['s']:.0f} s)", figures, worst(peaks.values()),
-           f"{aborted} transactions aborted and re-read; "
+           f"{aborted} transactions aborted and re-read; {len(exits)} "
+           f"workers exited (producer fenced) and were restarted; "
            f"{calls_note(figures)}")
