@@ -127,7 +127,7 @@ void tg_config_init(tg_config_t *c)
         c->model_concurrency = 1024;
         c->transactions = 1;
         c->txn_interval_ms = 100;
-        c->lease_ms = 15 * 60 * 1000;
+        c->lease_ms = 120 * 1000; /* renewed every lease/3 while live */
         c->retention_s = 7 * 24 * 3600;
         c->max_request_bytes = 1024 * 1024;
         c->drain_timeout_ms = 30000;

@@ -100,8 +100,15 @@ void tg_reaper_tick(tg_worker_t *w)
                             "LIMIT",         "0",           REAP_BATCH};
         size_t al[7];
 
+        if (!tg_ledger_up(w->ledger)) {
+                w->ledger_down_ms = tg_mono_ms();
+                return;
+        }
+        /* Leases could not be renewed while Redis was away: give every
+         * live worker half a lease to renew its own before reaping. */
         if (tg_mono_ms() - w->last_reap_ms < REAP_EVERY_MS ||
-            !tg_ledger_up(w->ledger))
+            (w->ledger_down_ms &&
+             tg_mono_ms() - w->ledger_down_ms < w->conf->lease_ms / 2))
                 return;
         w->last_reap_ms = tg_mono_ms();
         snprintf(now, sizeof(now), "%lld",

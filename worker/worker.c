@@ -76,6 +76,7 @@ static void on_tick(uv_timer_t *t)
 {
         tg_worker_t *w = t->data;
 
+        tg_lease_tick(w);
         tg_reaper_tick(w);
         tg_lag_update(w);
         tg_worker_flow(w);

@@ -168,6 +168,7 @@ struct tg_worker {
         uv_timer_t tick;
         uv_timer_t kick; /* schedules a consumer drain */
         int64_t last_reap_ms;
+        int64_t ledger_down_ms; /* last tick that saw Redis away */
         uint64_t rng;
         tg_metrics_t *metrics;
         /* transactions (txn.c) */
@@ -245,6 +246,10 @@ void tg_budgets_destroy(tg_worker_t *w);
 
 /* reaper.c: releases reservations of workers that died */
 void tg_reaper_tick(tg_worker_t *w);
+
+/* lease.c: keeps this worker's reservations leased while they live */
+void tg_lease_renew(tg_job_t *j);
+void tg_lease_tick(tg_worker_t *w);
 void tg_lag_update(tg_worker_t *w);
 void tg_worker_rtt(int64_t us, void *opaque);
 
