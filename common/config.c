@@ -279,8 +279,10 @@ void tg_config_usage(unsigned groups, FILE *out)
 
 int tg_config_is_secret(const char *key)
 {
-        static const char *words[] = {"password", "secret", "token", "key",
-                                      "jaas"};
+        /* sasl.oauthbearer.config carries the unsecured JWT's claims and
+         * extensions: treat it as a secret whole */
+        static const char *words[] = {
+            "password", "secret", "token", "key", "jaas", "oauthbearer.config"};
 
         for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
                 if (strstr(key, words[i]))

@@ -31,7 +31,10 @@ def test_precedence_file_env_flags_and_masking(tmp_path):
                     "metrics-port = 9464\n")
     env = {"TOLLGATE_MAX_INFLIGHT": "22", "TOLLGATE_GROUP": "from-env"}
     got = print_config("--config", str(conf), "--group", "from-flag",
-                       "-X", "sasl.username=alice", env=env)
+                       "-X", "sasl.username=alice",
+                       "-X", "sasl.oauthbearer.config=principal=bob "
+                             "extension_x=bearer-s3cret",
+                       "-X", "producer.ssl.key.pem=PEM-S3CRET", env=env)
     assert got["max-inflight"] == "22"          # env beats file
     assert got["group"] == "from-flag"          # flag beats env
     assert got["metrics-port"] == "9464"        # file beats default
@@ -39,7 +42,10 @@ def test_precedence_file_env_flags_and_masking(tmp_path):
     assert got["kafka.sasl.password"] == "***"
     assert got["redis"] == "redis://***@10.0.0.1:6380/2"
     text = "\n".join(f"{k} = {v}" for k, v in got.items())
-    assert "hunter2" not in text and "s3cret-pass" not in text
+    assert got["kafka.sasl.oauthbearer.config"] == "***"
+    assert got["kafka.producer.ssl.key.pem"] == "***"
+    for secret in ("hunter2", "s3cret-pass", "bearer-s3cret", "PEM-S3CRET"):
+        assert secret not in text
 
 
 def test_bad_option_is_a_clear_error():
