@@ -1,4 +1,5 @@
-/* EVALSHA calls, and the watchdog that fails them closed when Redis is slow.
+/* EVALSHA calls, and the watchdog that fails them closed when Redis stops
+ * answering.
  * Redis answers in order on one connection, so the oldest pending call is
  * always the next to complete: a FIFO is enough to find it. */
 #include <hiredis/hiredis.h>
@@ -40,9 +41,12 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
         ledger_call_t *c = priv;
         tg_ledger_t *l = c->l;
         redisReply *reply = r;
+        int64_t now = tg_mono_us();
 
         fifo_remove(l, c);
         l->pending--;
+        if (reply)
+                l->last_reply_us = now;
         if (reply && reply->type == REDIS_REPLY_ERROR &&
             strncmp(reply->str, "NOSCRIPT", 8) == 0) {
                 /* Someone flushed the script cache: load again, and let
@@ -51,7 +55,7 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
                 reply = NULL;
         }
         if (reply && l->rtt_cb)
-                l->rtt_cb(tg_mono_us() - c->start_us, l->rtt_opaque);
+                l->rtt_cb(now - c->start_us, l->rtt_opaque);
         c->cb(l, reply, c->opaque);
         free(c);
 }
@@ -107,22 +111,46 @@ void tg_ledger_load_scripts(tg_ledger_t *l)
                                   tg_ledger_script_body((tg_script_t)s));
 }
 
-/* A call unanswered, or a new link not ready, for longer than the timeout:
- * drop the link (Redis hung, paused, or the connection died unnoticed). */
+/* How long Redis has been silent while calls wait: since the oldest call
+ * was queued, or since the last reply if that came later. A Redis that
+ * answers, even slowly behind thousands of queued calls, makes progress;
+ * judging the oldest call's age alone dropped healthy links under load
+ * and sent every pending call again. */
+static int64_t silent_us(const tg_ledger_t *l, int64_t now)
+{
+        int64_t since = l->head->start_us;
+
+        if (l->last_reply_us > since)
+                since = l->last_reply_us;
+        return now - since;
+}
+
+/* Calls waiting and no reply at all for longer than the timeout, or a new
+ * link not ready in that time: drop the link (Redis hung, paused, or the
+ * connection died unnoticed), which fails the pending calls (fail closed). */
 static void watchdog_cb(uv_timer_t *t)
 {
         tg_ledger_t *l = t->data;
-        int64_t now = tg_mono_us(), limit = l->timeout_ms * 1000;
+        int64_t limit = l->timeout_ms * 1000;
 
         if (!l->ac)
                 return;
-        if (l->head && now - l->head->start_us > limit) {
+        if (l->head && silent_us(l, tg_mono_us()) > limit && l->up) {
+                /* libuv runs timers before polling: after the loop was
+                 * busy, replies may be waiting unread in the socket. Read
+                 * them before judging (this may also find the link dead
+                 * and drop it). */
+                redisAsyncHandleRead(l->ac);
+                if (!l->ac)
+                        return;
+        }
+        if (l->head && silent_us(l, tg_mono_us()) > limit) {
                 tg_log(TG_LOG_WARN,
                        "redis did not answer within %lld ms: reconnecting, "
                        "admissions paused",
                        (long long)l->timeout_ms);
                 tg_ledger_drop_link(l);
-        } else if (!l->up && now - l->link_us > limit) {
+        } else if (!l->up && tg_mono_us() - l->link_us > limit) {
                 tg_log(TG_LOG_WARN,
                        "redis link not ready after %lld ms: reconnecting",
                        (long long)l->timeout_ms);

@@ -28,6 +28,7 @@ struct tg_ledger {
         uv_timer_t watchdog;
         int64_t timeout_ms;
         ledger_call_t *head, *tail; /* pending calls, oldest first */
+        int64_t last_reply_us;      /* when a call last got its reply */
         size_t pending;
         char sha[TG_SCRIPT_COUNT][41];
         tg_ledger_state_cb *state_cb;

@@ -70,20 +70,25 @@ int tg_bedrock_auth_host(const char *url, char *out, size_t out_size)
         return n < 0 || (size_t)n >= out_size ? -1 : 0;
 }
 
-/* Appends one "Name: value" line; the temporary copy is wiped since the
- * value may be a secret. NULL (list freed) on failure. */
+/* Appends one "Name: value" line; the temporary copy (on the stack unless
+ * long: this runs 3-4 times per request) is wiped since the value may be a
+ * secret. NULL (list freed) on failure. */
 static struct curl_slist *add_line(struct curl_slist *l, const char *name,
                                    const char *value)
 {
-        size_t n = strlen(name) + 2 + strlen(value) + 1;
+        char stack[2400];
+        size_t nn = strlen(name), vn = strlen(value), n = nn + 2 + vn + 1;
         struct curl_slist *r = NULL;
-        char *line = malloc(n);
+        char *line = n <= sizeof(stack) ? stack : malloc(n);
 
         if (line) {
-                snprintf(line, n, "%s: %s", name, value);
+                memcpy(line, name, nn);
+                memcpy(line + nn, ": ", 2);
+                memcpy(line + nn + 2, value, vn + 1);
                 r = curl_slist_append(l, line);
                 tg_secret_wipe(line, n);
-                free(line);
+                if (line != stack)
+                        free(line);
         }
         if (!r)
                 tg_bedrock_auth_free(l);

@@ -9,6 +9,9 @@
 
 #include <dirent.h>
 #include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -668,6 +671,114 @@ static void test_errors(void)
         CHECK(strstr(err, "amz_date") != NULL);
 }
 
+/* The signature of req under p derived from scratch with OpenSSL's
+ * one-shot HMAC, sharing nothing with the signer's per-thread key cache. */
+static void fresh_signature(const tg_sigv4_request_t *req,
+                            const tg_sigv4_params_t *p, char out[65])
+{
+        unsigned char k[4 + TG_SIGV4_MAX_KEY], a[32], b[32];
+        size_t n = strlen(p->secret_access_key), i;
+        unsigned int len = 32;
+        char err[256];
+        char *creq = tg_sigv4_canonical_request(req, p, err, sizeof(err));
+        char *sts = creq ? tg_sigv4_string_to_sign(creq, p) : NULL;
+
+        out[0] = '\0';
+        if (!sts) {
+                free(creq);
+                return;
+        }
+        memcpy(k, "AWS4", 4);
+        memcpy(k + 4, p->secret_access_key, n);
+        HMAC(EVP_sha256(), k, (int)(4 + n), (const unsigned char *)p->amz_date,
+             8, a, &len);
+        HMAC(EVP_sha256(), a, 32, (const unsigned char *)p->region,
+             strlen(p->region), b, &len);
+        HMAC(EVP_sha256(), b, 32, (const unsigned char *)p->service,
+             strlen(p->service), a, &len);
+        HMAC(EVP_sha256(), a, 32, (const unsigned char *)"aws4_request", 12, b,
+             &len);
+        HMAC(EVP_sha256(), b, 32, (const unsigned char *)sts, strlen(sts), a,
+             &len);
+        for (i = 0; i < 32; i++)
+                snprintf(out + 2 * i, 3, "%02x", a[i]);
+        free(creq);
+        free(sts);
+}
+
+/* Signs with p and checks the result against a fresh derivation. */
+static void check_fresh(const tg_sigv4_params_t *p, char sig[65])
+{
+        tg_sigv4_header_t h[] = {{"Host", HOST}, {"X-Amz-Date", p->amz_date}};
+        tg_sigv4_request_t req = {"POST", NOVA_W, NULL,         h,
+                                  2,      BODY,   strlen(BODY), NULL};
+        tg_sigv4_result_t res;
+        char err[256] = "", want[65];
+
+        fresh_signature(&req, p, want);
+        CHECK_INT(strlen(want), 64);
+        CHECK_INT(tg_sigv4_sign(&req, p, &res, err, sizeof(err)), 0);
+        CHECK_STR(res.signature, want);
+        if (sig)
+                memcpy(sig, res.signature, 65);
+}
+
+typedef struct sign_arg {
+        const tg_sigv4_params_t *p;
+        char sig[65];
+} sign_arg_t;
+
+static void *sign_thread(void *arg)
+{
+        sign_arg_t *a = arg;
+
+        check_fresh(a->p, a->sig);
+        return NULL;
+}
+
+/* The signer keeps the last derived key per thread: a change of one
+ * input of the key (date, secret even by one character or as a prefix,
+ * region, service) right after the base key was cached must never sign
+ * with the stale key. */
+static void test_key_cache(void)
+{
+        static const tg_sigv4_params_t base = {
+            AKID, SECRET, "us-east-1", "bedrock", "20261127T100000Z", 0, 0};
+        tg_sigv4_params_t v[6];
+        char first[65], again[65], other[65];
+        sign_arg_t arg = {&base, ""};
+        pthread_t th;
+        size_t i;
+
+        for (i = 0; i < 6; i++)
+                v[i] = base;
+        v[0].amz_date = "20261128T000000Z"; /* midnight: a new day's key */
+        v[1].secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEZ";
+        v[2].secret_access_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKE";
+        v[3].region = "eu-west-3";
+        v[4].region = "us-east-2"; /* same length */
+        v[5].service = "bedrocl";
+
+        check_fresh(&base, first);
+        check_fresh(&base, again); /* from the cache */
+        CHECK_STR(again, first);
+        for (i = 0; i < 6; i++) {
+                check_fresh(&base, again);
+                CHECK_STR(again, first);
+                check_fresh(&v[i], other);
+                CHECK(strcmp(other, first) != 0);
+        }
+        /* Another time of the same day keeps the key, signs otherwise. */
+        v[0].amz_date = "20261127T235959Z";
+        check_fresh(&v[0], other);
+        CHECK(strcmp(other, first) != 0);
+
+        /* Another thread starts with no cache and signs alike. */
+        CHECK_INT(pthread_create(&th, NULL, sign_thread, &arg), 0);
+        pthread_join(th, NULL);
+        CHECK_STR(arg.sig, first);
+}
+
 static void test_amz_date(void)
 {
         char d[17];
@@ -689,5 +800,6 @@ int main(void)
         test_header_rules();
         test_errors();
         test_amz_date();
+        test_key_cache();
         return tg_test_done("test_sigv4");
 }
