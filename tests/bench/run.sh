@@ -19,6 +19,11 @@
 #   BENCH_WAIT_QUIET=S    before each run wait up to S seconds for other work
 #                         on the machine to stop (default 0: warn and go on)
 #   BENCH_KEEP_STACK=1    leave the stack running at the end
+#   BENCH_BASELINE=REV    A/B: also build git revision REV (Release, into
+#                         build-bench/baseline) and run each benchmark
+#                         BENCH_RUNS times on each side, alternately, one
+#                         run at a time, on the same stack; then print
+#                         medians and ratios (tests/bench/ab.py)
 #
 # Build: build-bench/ (cmake -DCMAKE_BUILD_TYPE=Release), plus
 # tests/bench/kafka_ceiling.c into build-bench/bench/. Stack: state in
@@ -42,7 +47,7 @@ while (($#)); do
 		break
 		;;
 	-h | --help)
-		sed -n '2,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+		sed -n '2,33p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
@@ -78,6 +83,24 @@ done
 step "release build ($BUILD)"
 cmake -S "$REPO" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$BUILD"
+if [[ -n ${BENCH_BASELINE:-} ]]; then
+	rev=$(git -C "$REPO" rev-parse --verify "$BENCH_BASELINE^{commit}")
+	BASE_SRC=$BUILD/baseline-src
+	BASE_BUILD=$BUILD/baseline
+	step "baseline $rev ($BASE_BUILD)"
+	if [[ $(cat "$BASE_SRC/.rev" 2>/dev/null) != "$rev" ]]; then
+		rm -rf "$BASE_SRC" "$BASE_BUILD"
+		mkdir -p "$BASE_SRC"
+		git -C "$REPO" archive "$rev" | tar -x -C "$BASE_SRC"
+		echo "$rev" >"$BASE_SRC/.rev"
+	fi
+	cmake -S "$BASE_SRC" -B "$BASE_BUILD" -G Ninja \
+		-DCMAKE_BUILD_TYPE=Release >/dev/null
+	cmake --build "$BASE_BUILD"
+	AB=$BUILD/bench-out/results/ab
+	rm -rf "$AB"
+	mkdir -p "$AB"
+fi
 mkdir -p "$BUILD/bench"
 # shellcheck disable=SC2046 # pkg-config prints several words on purpose
 cc -O2 -Wall -o "$BUILD/bench/kafka_ceiling" "$REPO/tests/bench/kafka_ceiling.c" \
@@ -108,9 +131,32 @@ echo "commit: $(git -C "$REPO" rev-parse --short HEAD)$(git -C "$REPO" diff --qu
 echo "nproc: $(nproc); cpu: $(lscpu | sed -n 's/^Model name: *//p'); RAM: $(free -g | awk '/^Mem:/ {print $2}') GiB"
 
 status=0
+if [[ -z ${BENCH_BASELINE:-} ]]; then
+	for b in "${benches[@]}"; do
+		step "benchmark: $b"
+		python3 "$REPO/tests/bench/bench_$b.py" --runs "${BENCH_RUNS:-3}" \
+			"${extra[@]}" || status=$?
+	done
+	exit "$status"
+fi
+
+# A/B: one run at a time, alternately, so both sides share the machine's
+# moods; the ceilings need the kafka_ceiling binary in each build dir.
+mkdir -p "$BASE_BUILD/bench"
+cp "$BUILD/bench/kafka_ceiling" "$BASE_BUILD/bench/"
 for b in "${benches[@]}"; do
-	step "benchmark: $b"
-	python3 "$REPO/tests/bench/bench_$b.py" --runs "${BENCH_RUNS:-3}" "${extra[@]}" ||
-		status=$?
+	for ((i = 1; i <= ${BENCH_RUNS:-3}; i++)); do
+		for side in baseline current; do
+			dir=$BUILD
+			[[ $side == baseline ]] && dir=$BASE_BUILD
+			step "benchmark: $b, $side, run $i"
+			TOLLGATE_BUILD_DIR=$dir python3 "$REPO/tests/bench/bench_$b.py" \
+				--runs 1 "${extra[@]}" || status=$?
+			cp "$dir/bench-out/results/$b.json" "$AB/$b.$side.$i.json" ||
+				status=1
+		done
+	done
 done
+step "baseline $rev against the current tree"
+python3 "$REPO/tests/bench/ab.py" "$AB" || status=$?
 exit "$status"
