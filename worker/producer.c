@@ -3,6 +3,13 @@
  * Delivery reports arrive on the loop like the consumer's messages. A job is
  * finished (and its offset released) only when all its events are
  * acknowledged; a failed delivery is produced again, so nothing is lost.
+ *
+ * Delivery reports are events (RD_KAFKA_EVENT_DR, no dr_msg_cb), served
+ * only by tg_producer_serve, which only the loop thread calls: the flush
+ * inside a commit or abort, running on txn.c's thread, then waits for the
+ * loop to serve them instead of running our code on that thread. Never call
+ * rd_kafka_poll or rd_kafka_flush on this producer: in this mode they drop
+ * delivery reports or wait for nobody.
  */
 #include <fcntl.h>
 #include <stdio.h>
@@ -10,14 +17,14 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "tgtime.h"
 #include "worker.h"
 
 int tg_kafka_conf_apply(rd_kafka_conf_t *kc, tg_config_t *c, const char *who,
                         char *errstr, size_t size);
 
-static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+static void dr_msg(tg_worker_t *w, const rd_kafka_message_t *m)
 {
-        tg_worker_t *w = opaque;
         tg_job_t *j = m->_private;
         rd_kafka_headers_t *h = NULL;
 
@@ -49,6 +56,28 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
                 tg_job_delivered(j);
 }
 
+void tg_producer_serve(tg_worker_t *w, int timeout_ms)
+{
+        rd_kafka_event_t *ev;
+        const rd_kafka_message_t *m;
+
+        while ((ev = rd_kafka_queue_poll(w->pq, timeout_ms))) {
+                if (rd_kafka_event_type(ev) == RD_KAFKA_EVENT_DR)
+                        while ((m = rd_kafka_event_message_next(ev)))
+                                dr_msg(w, m);
+                rd_kafka_event_destroy(ev);
+                timeout_ms = 0;
+        }
+}
+
+void tg_producer_flush(tg_worker_t *w, int timeout_ms)
+{
+        int64_t end = tg_mono_ms() + timeout_ms;
+
+        while (rd_kafka_outq_len(w->producer) > 0 && tg_mono_ms() < end)
+                tg_producer_serve(w, 10);
+}
+
 static void on_readable(uv_poll_t *h, int status, int events)
 {
         tg_worker_t *w = h->data;
@@ -56,7 +85,7 @@ static void on_readable(uv_poll_t *h, int status, int events)
 
         while (read(w->pq_pipe[0], buf, sizeof(buf)) > 0)
                 ;
-        rd_kafka_poll(w->producer, 0);
+        tg_producer_serve(w, 0);
 }
 
 static rd_kafka_conf_t *producer_conf(tg_worker_t *w, int txn, char *errstr,
@@ -93,7 +122,7 @@ static rd_kafka_conf_t *producer_conf(tg_worker_t *w, int txn, char *errstr,
         if (tg_kafka_conf_apply(kc, c, "producer", errstr, size))
                 goto err;
         rd_kafka_conf_set_opaque(kc, w);
-        rd_kafka_conf_set_dr_msg_cb(kc, dr_cb);
+        rd_kafka_conf_set_events(kc, RD_KAFKA_EVENT_DR);
         return kc;
 err:
         rd_kafka_conf_destroy(kc);
@@ -142,7 +171,7 @@ int tg_producer_start(tg_worker_t *w, char *errstr, size_t size)
         uv_poll_init(w->loop, &w->pq_poll, w->pq_pipe[0]);
         w->pq_poll.data = w;
         uv_poll_start(&w->pq_poll, UV_READABLE, on_readable);
-        return 0;
+        return w->txn ? tg_txn_start(w, errstr, size) : 0;
 }
 
 /* hdrs is consumed. */
@@ -151,8 +180,11 @@ int tg_producer_send(tg_worker_t *w, const char *topic, const void *key,
                      rd_kafka_headers_t *hdrs)
 {
         rd_kafka_resp_err_t err;
+        int rc = tg_txn_ensure(w);
 
-        if (tg_txn_ensure(w)) {
+        if (rc == 1) /* a commit runs: into the next transaction */
+                return tg_txn_hold(w, topic, key, key_len, value, len, hdrs);
+        if (rc) {
                 if (hdrs)
                         rd_kafka_headers_destroy(hdrs);
                 return -1;
@@ -173,7 +205,7 @@ int tg_producer_send(tg_worker_t *w, const char *topic, const void *key,
                         break;
                 /* The local queue is bounded; serve delivery reports to make
                  * room. Rare: the queue holds 100,000 messages. */
-                rd_kafka_poll(w->producer, 10);
+                tg_producer_serve(w, 10);
         }
         if (err) {
                 rd_kafka_headers_destroy(hdrs);
@@ -189,7 +221,8 @@ void tg_producer_close(tg_worker_t *w)
         if (!w->producer)
                 return;
         tg_txn_commit(w);
-        rd_kafka_flush(w->producer, 30000);
+        tg_producer_flush(w, 30000);
+        tg_txn_stop(w);
         uv_poll_stop(&w->pq_poll);
         rd_kafka_queue_io_event_enable(w->pq, -1, NULL, 0);
         rd_kafka_queue_destroy(w->pq);

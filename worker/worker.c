@@ -23,7 +23,10 @@ static void kick_cb(uv_timer_t *t)
  * drain is scheduled, not called, so no callback recurses into another. */
 void tg_worker_flow(tg_worker_t *w)
 {
-        int full = w->inflight >= (size_t)w->conf->max_inflight;
+        /* Messages held while a commit runs (txn.c) count as in flight:
+         * that pauses consumption, so at most --max-inflight jobs' worth
+         * of messages can pile up whatever the commit takes. */
+        int full = w->inflight + w->txn_held >= (size_t)w->conf->max_inflight;
         int down = !w->ledger || !tg_ledger_up(w->ledger);
         int pause = w->stopping || down || full;
 
@@ -218,7 +221,7 @@ int tg_worker_run(tg_worker_t *w)
         /* Delivery reports served by the flush release offsets; commit
          * after them. */
         if (w->producer)
-                rd_kafka_flush(w->producer, 10000);
+                tg_producer_flush(w, 10000);
         tg_consumer_commit_sync(w);
         return w->fatal ? 1 : 0;
 }

@@ -179,6 +179,9 @@ struct tg_worker {
         int64_t txn_started_ms;
         uint64_t txn_commits;
         int64_t txn_offsets[TG_PARTITIONS_MAX];
+        struct tg_txn_bg *txn_bg; /* the thread commits run on (txn.c) */
+        int txn_committing;       /* a commit runs: messages are held */
+        size_t txn_held;          /* messages held meanwhile */
         /* finished jobs waiting for those before them (consumer.c) */
         tg_job_list_t held[TG_PARTITIONS_MAX];
         uv_timer_t txn_timer;
@@ -202,7 +205,12 @@ void tg_consumer_rewind(tg_worker_t *w);
 
 /* txn.c */
 int tg_txn_init(tg_worker_t *w, char *errstr, size_t size);
-int tg_txn_ensure(tg_worker_t *w);
+int tg_txn_start(tg_worker_t *w, char *errstr, size_t size);
+void tg_txn_stop(tg_worker_t *w);
+int tg_txn_ensure(tg_worker_t *w); /* 0 produce, 1 hold, -1 refuse */
+int tg_txn_hold(tg_worker_t *w, const char *topic, const void *key,
+                size_t key_len, const void *value, size_t len,
+                rd_kafka_headers_t *hdrs);
 void tg_txn_offset(tg_worker_t *w, int32_t partition, int64_t offset);
 int tg_txn_commit(tg_worker_t *w);
 void tg_txn_abort(tg_worker_t *w, const char *why);
@@ -216,6 +224,10 @@ int tg_producer_send(tg_worker_t *w, const char *topic, const void *key,
                      size_t key_len, const void *value, size_t len, tg_job_t *j,
                      rd_kafka_headers_t *hdrs);
 void tg_producer_close(tg_worker_t *w);
+/* Serves delivery reports on the calling thread (the loop's), waiting up to
+ * timeout_ms for the first; flush serves them until none is outstanding. */
+void tg_producer_serve(tg_worker_t *w, int timeout_ms);
+void tg_producer_flush(tg_worker_t *w, int timeout_ms);
 
 /* http.c: curl multi on the loop */
 int tg_http_start(tg_worker_t *w, char *errstr, size_t size);

@@ -14,6 +14,8 @@
  *   clear APIKEY                 drop the errors not yet returned
  *   down ID | up ID              take a broker down or bring it back
  *   rtt ID MS                    delay every response of a broker
+ *   slow ID APIKEY MS COUNT      delay the broker's next COUNT responses
+ *                                of that ApiKey by MS (no error)
  *   quit                         (or end of input) destroy the cluster
  *
  * ApiKeys worth knowing: Produce 0, OffsetCommit 8, InitProducerId 22,
@@ -101,6 +103,22 @@ static void cmd_broker(rd_kafka_mock_cluster_t *mc, const char *verb,
         answer_err(err);
 }
 
+static void cmd_slow(rd_kafka_mock_cluster_t *mc, char *args)
+{
+        int id, api, ms, count;
+        rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+        if (sscanf(args, "%d %d %d %d", &id, &api, &ms, &count) != 4 ||
+            count < 1 || count > 10000) {
+                answer("error: ", "slow ID APIKEY MS COUNT");
+                return;
+        }
+        for (int i = 0; i < count && !err; i++)
+                err = rd_kafka_mock_broker_push_request_error_rtts(
+                    mc, id, (int16_t)api, 1, RD_KAFKA_RESP_ERR_NO_ERROR, ms);
+        answer_err(err);
+}
+
 static void clear(rd_kafka_mock_cluster_t *mc, const char *args)
 {
         rd_kafka_mock_clear_request_errors(mc, (int16_t)atoi(args));
@@ -120,6 +138,8 @@ static int command(rd_kafka_mock_cluster_t *mc, char *line)
                 return 1;
         if (!strcmp(verb, "err"))
                 cmd_err(mc, line + off);
+        else if (!strcmp(verb, "slow"))
+                cmd_slow(mc, line + off);
         else if (!strcmp(verb, "clear"))
                 clear(mc, line + off);
         else if (!strcmp(verb, "topic"))
