@@ -58,6 +58,12 @@ static const opt_t opts[] = {
      TG_OPT_WORKER, "Bedrock total timeout"},
     {"model-concurrency", "TOLLGATE_MODEL_CONCURRENCY", I(model_concurrency),
      TG_OPT_WORKER, "starting per-model concurrency (adapts to throttling)"},
+    {"model-rate-min", "TOLLGATE_MODEL_RATE_MIN", I(model_rate_min),
+     TG_OPT_WORKER,
+     "floor of the per-model call rate (calls/s) learned from throttling"},
+    {"throttle-retry-ms", "TOLLGATE_THROTTLE_RETRY_MS", I(throttle_retry_ms),
+     TG_OPT_WORKER,
+     "throttled calls retry (paced, not counted in max-attempts) this long"},
     {"transactions", "TOLLGATE_TRANSACTIONS", I(transactions), TG_OPT_WORKER,
      "1: events and offsets in one Kafka transaction (exactly once)"},
     {"txn-interval-ms", "TOLLGATE_TXN_INTERVAL_MS", I(txn_interval_ms),
@@ -125,6 +131,8 @@ void tg_config_init(tg_config_t *c)
         c->connect_timeout_ms = 5000;
         c->request_timeout_ms = 600000;
         c->model_concurrency = 1024;
+        c->model_rate_min = 1;
+        c->throttle_retry_ms = 10 * 60 * 1000;
         c->transactions = 1;
         c->txn_interval_ms = 100;
         c->lease_ms = 120 * 1000; /* renewed every lease/3 while live */

@@ -46,6 +46,8 @@ typedef struct tg_config {
         int64_t metrics_port; /* 0 = off */
         int64_t log_decisions;
         int64_t model_concurrency; /* initial per-model limit (adaptive) */
+        int64_t model_rate_min;    /* calls/s floor of the adaptive rate */
+        int64_t throttle_retry_ms; /* throttled calls retry for this long */
         int64_t transactions;      /* 1: exactly-once outputs */
         int64_t txn_interval_ms;
         tg_kv_t x[TG_CONFIG_X_MAX]; /* -X pass-through, in order */

@@ -76,6 +76,29 @@ static void succeeded(tg_job_t *j)
         tg_job_finish(j);
 }
 
+/* A throttled call is retried through its model's gate, whose rate was
+ * just cut: the gate paces it (no backoff of its own), and it does not use
+ * up --max-attempts, so throttling delays a request and does not fail it,
+ * for up to --throttle-retry-ms. */
+static int throttle_retry(tg_job_t *j, const tg_bedrock_error_t *e)
+{
+        tg_worker_t *w = j->w;
+        int64_t now = tg_mono_ms();
+
+        if (!e->throttled || !e->retryable || w->stopping)
+                return 0;
+        if (!j->throttles)
+                j->first_throttle_ms = now;
+        else if (now - j->first_throttle_ms >= w->conf->throttle_retry_ms)
+                return 0;
+        j->throttles++;
+        tg_metrics_retry(w->metrics);
+        tg_log(TG_LOG_DEBUG, "%s: %s, retry %d through the rate gate",
+               j->request_id, e->type, j->attempts);
+        tg_gate_enter(j, tg_job_call);
+        return 1;
+}
+
 static void failed(tg_job_t *j, const tg_bedrock_error_t *e)
 {
         tg_worker_t *w = j->w;
@@ -83,7 +106,10 @@ static void failed(tg_job_t *j, const tg_bedrock_error_t *e)
 
         tg_metrics_bedrock_error(w->metrics, e->type);
         tg_gate_leave(j, e->throttled);
-        if (e->retryable && j->attempts < w->conf->max_attempts &&
+        if (throttle_retry(j, e))
+                return;
+        if (e->retryable &&
+            j->attempts - j->throttles < w->conf->max_attempts &&
             !w->stopping) {
                 ms = tg_backoff_ms(j->attempts, w->conf->backoff_base_ms,
                                    w->conf->backoff_cap_ms, &w->rng);

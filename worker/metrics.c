@@ -164,6 +164,11 @@ void tg_metrics_model_limit(tg_metrics_t *m, const char *model, int64_t n)
         LOCKED(m, named_set(m->limits, &m->n_limits, model, n, 0));
 }
 
+void tg_metrics_model_rate(tg_metrics_t *m, const char *model, int64_t milli)
+{
+        LOCKED(m, named_set(m->rates, &m->n_rates, model, milli, 0));
+}
+
 void tg_metrics_lag(tg_metrics_t *m, int32_t partition, int64_t lag)
 {
         char name[16];

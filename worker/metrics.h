@@ -25,6 +25,8 @@ void tg_metrics_set_ready(tg_metrics_t *m, int ready, const char *why);
 void tg_metrics_decision(tg_metrics_t *m, const struct tg_job *j);
 void tg_metrics_inflight(tg_metrics_t *m, int64_t n);
 void tg_metrics_model_limit(tg_metrics_t *m, const char *model, int64_t n);
+/* calls/s in thousandths; 0: no rate limit yet */
+void tg_metrics_model_rate(tg_metrics_t *m, const char *model, int64_t milli);
 void tg_metrics_bedrock_latency(tg_metrics_t *m, int64_t us);
 void tg_metrics_redis_rtt(tg_metrics_t *m, int64_t us);
 void tg_metrics_overhead(tg_metrics_t *m, int64_t us);

@@ -40,9 +40,10 @@ struct tg_metrics {
         tg_hist_t bedrock, redis, overhead;
         tg_named_t errors[TG_NAMED_MAX], limits[TG_NAMED_MAX],
             lags[TG_NAMED_MAX], rate_waits[TG_NAMED_MAX],
-            rate_wait_ms[TG_NAMED_MAX], deferred[TG_NAMED_MAX];
+            rate_wait_ms[TG_NAMED_MAX], deferred[TG_NAMED_MAX],
+            rates[TG_NAMED_MAX];
         int n_errors, n_limits, n_lags, n_rate_waits, n_rate_wait_ms,
-            n_deferred;
+            n_deferred, n_rates;
         uint64_t retries, dlq, overruns, overrun_nano;
         int64_t inflight, inflight_peak;
         int ready;

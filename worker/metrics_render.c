@@ -104,6 +104,18 @@ static void put_named(out_t *o, const char *name, const char *type,
         }
 }
 
+/* A gauge kept in thousandths. */
+static void put_named_milli(out_t *o, const char *name, const char *help,
+                            const char *label, const tg_named_t *a, int n)
+{
+        put(o, "# HELP %s %s\n# TYPE %s gauge\n", name, help, name);
+        for (int i = 0; i < n; i++) {
+                put(o, "%s{", name);
+                put_label(o, label, a[i].name, 1);
+                put(o, "} %.3f\n", (double)a[i].value / 1000.0);
+        }
+}
+
 /* Values kept in milliseconds, exposed in seconds as Prometheus expects. */
 static void put_named_seconds(out_t *o, const char *name, const char *help,
                               const char *label, const tg_named_t *a, int n)
@@ -145,6 +157,10 @@ char *tg_metrics_render(tg_metrics_t *m)
         put_named(&o, "tollgate_model_concurrency_limit", "gauge",
                   "Adaptive concurrency limit per model", "model", m->limits,
                   m->n_limits);
+        put_named_milli(&o, "tollgate_model_rate_limit",
+                        "Adaptive call rate limit per model, calls/s (0: none "
+                        "yet, no throttle seen)",
+                        "model", m->rates, m->n_rates);
         put_named(&o, "tollgate_bedrock_errors_total", "counter",
                   "Bedrock errors by AWS error type", "type", m->errors,
                   m->n_errors);

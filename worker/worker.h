@@ -19,6 +19,7 @@
 #include "bedrock/aimd.h"
 #include "bedrock/converse.h"
 #include "bedrock/errors.h"
+#include "bedrock/ratelimit.h"
 #include "budget.h"
 #include "catalog.h"
 #include "config.h"
@@ -62,9 +63,14 @@ typedef struct tg_job_list {
 
 typedef struct tg_model_gate {
         const tg_model_t *model;
+        tg_worker_t *w;
         tg_aimd_t aimd;
+        tg_rate_t rate; /* calls/s, learned from throttles */
+        double lat_ms;  /* moving average of successful call latency */
         int64_t active;
         tg_job_list_t waiting;
+        uv_timer_t timer; /* next token, while jobs wait for one */
+        int timer_open;
 } tg_model_gate_t;
 
 struct tg_job {
@@ -89,6 +95,9 @@ struct tg_job {
         int64_t lease_ms;    /* when our lease was last set (monotonic) */
         int billing_unknown; /* the call may have been billed */
         int attempts;
+        /* of the attempts, those throttled, and since when (monotonic) */
+        int throttles;
+        int64_t first_throttle_ms;
         int64_t t0_us;         /* consumed (monotonic) */
         int64_t call_start_us; /* current Bedrock attempt */
         int64_t bedrock_us;    /* time spent in Bedrock calls */

@@ -39,6 +39,12 @@ int tg_aimd_on_throttle(tg_aimd_t *a, int64_t now_ms)
         return 1;
 }
 
+void tg_aimd_raise(tg_aimd_t *a, int64_t n)
+{
+        if ((double)n > a->limit)
+                a->limit = clamp(a, (double)n);
+}
+
 int64_t tg_aimd_limit(const tg_aimd_t *a)
 {
         /* The epsilon keeps a limit that float sums left at 2.9999999 from

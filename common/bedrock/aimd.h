@@ -38,6 +38,10 @@ void tg_aimd_on_success(tg_aimd_t *a);
  * Returns 1 when the limit was cut, 0 when the cut was already taken. */
 int tg_aimd_on_throttle(tg_aimd_t *a, int64_t now_ms);
 
+/* Raises the limit to at least n (within max): a throttle must not cut
+ * the concurrency below what the rate limit in front of it needs. */
+void tg_aimd_raise(tg_aimd_t *a, int64_t n);
+
 /* The number of calls that may be in flight now: floor(limit), in
  * [min, max]. */
 int64_t tg_aimd_limit(const tg_aimd_t *a);

@@ -94,11 +94,28 @@ static void test_init_clamps(void)
         CHECK_INT(tg_aimd_limit(&a), 5);
 }
 
+/* The rate gate keeps the concurrency from being cut below its needs. */
+static void test_raise(void)
+{
+        tg_aimd_t a;
+
+        tg_aimd_init(&a, 10, 1, 100);
+        tg_aimd_raise(&a, 5); /* never lowers */
+        CHECK_INT(tg_aimd_limit(&a), 10);
+        tg_aimd_on_throttle(&a, 1000);
+        CHECK_INT(tg_aimd_limit(&a), 7);
+        tg_aimd_raise(&a, 9);
+        CHECK_INT(tg_aimd_limit(&a), 9);
+        tg_aimd_raise(&a, 1000); /* within max */
+        CHECK_INT(tg_aimd_limit(&a), 100);
+}
+
 int main(void)
 {
         test_increase();
         test_decrease();
         test_recovery();
         test_init_clamps();
+        test_raise();
         return tg_test_done("test_aimd");
 }
