@@ -6,13 +6,13 @@
  */
 #include "converse.h"
 
-#include <jansson.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "aws/sigv4.h"
+#include "jsonw.h"
 
 static int fail(char *errstr, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -34,104 +34,126 @@ static const char *role_name(tg_role_t role)
         return role == TG_ROLE_USER ? "user" : "assistant";
 }
 
-/* Appends a user/assistant text block. Converse rejects two turns of the
- * same role in a row, so a repeated role becomes another text block of the
- * previous turn, which the model reads as one turn. Steals block. */
-static int add_turn(json_t *turns, tg_role_t role, json_t *block)
+/* The checks, in message order, before anything is written, so the first
+ * broken message is the one reported. Request validation already enforces
+ * these rules; they are checked again because a Converse call that breaks
+ * them is a wasted round trip with a reservation held. */
+static int check_messages(const tg_request_t *req, char *errstr, size_t size)
 {
-        size_t n = json_array_size(turns);
-        json_t *last = n ? json_array_get(turns, n - 1) : NULL;
-        const char *name = role_name(role);
-        json_t *turn;
+        int has_turn = 0;
 
-        if (last &&
-            strcmp(json_string_value(json_object_get(last, "role")), name) == 0)
-                return json_array_append_new(json_object_get(last, "content"),
-                                             block);
-        turn = json_pack("{s:s,s:[]}", "role", name, "content");
-        if (!turn) {
-                json_decref(block);
-                return -1;
-        }
-        if (json_array_append_new(json_object_get(turn, "content"), block)) {
-                json_decref(turn);
-                return -1;
-        }
-        return json_array_append_new(turns, turn);
-}
-
-/* Sorts every message into `system` or `turns`. Request validation already
- * enforces these rules; they are checked again because a Converse call that
- * breaks them is a wasted round trip with a reservation held. */
-static int add_messages(const tg_request_t *req, json_t *system, json_t *turns,
-                        char *errstr, size_t size)
-{
         for (size_t i = 0; i < req->n_messages; i++) {
                 const tg_message_t *m = &req->messages[i];
-                json_t *block;
-                int rc;
 
                 if (!m->content || m->content_len == 0)
                         return fail(errstr, size,
                                     "prompt.messages[%zu].content: empty", i);
-                if (m->role != TG_ROLE_SYSTEM && !json_array_size(turns) &&
+                if (m->role != TG_ROLE_SYSTEM && !has_turn &&
                     m->role != TG_ROLE_USER)
                         return fail(errstr, size,
                                     "prompt.messages[%zu].role: the first "
                                     "non-system message must be user",
                                     i);
-                block = json_pack("{s:s%}", "text", m->content, m->content_len);
-                if (!block)
+                if (!tg_jsonw_utf8_valid(m->content, m->content_len))
                         return fail(errstr, size,
                                     "prompt.messages[%zu].content: not "
                                     "valid UTF-8",
                                     i);
-                rc = m->role == TG_ROLE_SYSTEM
-                         ? json_array_append_new(system, block)
-                         : add_turn(turns, m->role, block);
-                if (rc)
-                        return fail(errstr, size, "out of memory");
+                has_turn |= m->role != TG_ROLE_SYSTEM;
         }
-        if (!json_array_size(turns))
+        if (!has_turn)
                 return fail(errstr, size,
                             "prompt.messages: needs at least one user "
                             "message");
         return 0;
 }
 
-/* Puts system (when there is one) before messages, the order people read. */
-static int add_turns(json_t *body, json_t *system, json_t *turns, char *errstr,
-                     size_t size)
+static void text_block(tg_jsonw_t *w, const tg_message_t *m)
 {
-        if ((json_array_size(system) &&
-             json_object_set(body, "system", system)) ||
-            json_object_set(body, "messages", turns))
-                return fail(errstr, size, "out of memory");
-        return 0;
+        tg_jsonw_obj_open(w);
+        tg_jsonw_key(w, "text");
+        tg_jsonw_strn(w, m->content, m->content_len);
+        tg_jsonw_obj_close(w);
 }
 
-static int add_inference(json_t *body, const tg_params_t *p,
-                         const tg_model_t *model)
+/* "system" (when there is one) before "messages", the order people read. */
+static void write_system(tg_jsonw_t *w, const tg_request_t *req)
+{
+        int open = 0;
+
+        for (size_t i = 0; i < req->n_messages; i++) {
+                if (req->messages[i].role != TG_ROLE_SYSTEM)
+                        continue;
+                if (!open) {
+                        tg_jsonw_key(w, "system");
+                        tg_jsonw_arr_open(w);
+                        open = 1;
+                }
+                text_block(w, &req->messages[i]);
+        }
+        if (open)
+                tg_jsonw_arr_close(w);
+}
+
+/* The user/assistant turns. Converse rejects two turns of the same role in
+ * a row, so a repeated role becomes another text block of the previous
+ * turn, which the model reads as one turn. */
+static void write_turns(tg_jsonw_t *w, const tg_request_t *req)
+{
+        const char *last = NULL;
+
+        tg_jsonw_key(w, "messages");
+        tg_jsonw_arr_open(w);
+        for (size_t i = 0; i < req->n_messages; i++) {
+                const tg_message_t *m = &req->messages[i];
+                const char *name;
+
+                if (m->role == TG_ROLE_SYSTEM)
+                        continue;
+                name = role_name(m->role);
+                if (!last || strcmp(name, last) != 0) {
+                        if (last) {
+                                tg_jsonw_arr_close(w);
+                                tg_jsonw_obj_close(w);
+                        }
+                        tg_jsonw_obj_open(w);
+                        tg_jsonw_kstr(w, "role", name);
+                        tg_jsonw_key(w, "content");
+                        tg_jsonw_arr_open(w);
+                        last = name;
+                }
+                text_block(w, m);
+        }
+        tg_jsonw_arr_close(w);
+        tg_jsonw_obj_close(w);
+        tg_jsonw_arr_close(w);
+}
+
+/* 15 significant digits print every double that came from a short decimal
+ * (0.1, 0.95) as that decimal, where 17 prints 0.10000000000000001. */
+#define TG_CONVERSE_REAL_DIGITS 15
+
+static void write_inference(tg_jsonw_t *w, const tg_params_t *p,
+                            const tg_model_t *model)
 {
         int64_t max =
             p->max_tokens > 0 ? p->max_tokens : model->max_output_tokens;
-        json_t *cfg = json_object();
-        int rc = 0;
 
-        if (!cfg)
-                return -1;
+        if (max <= 0 && !p->has_temperature && !p->has_top_p)
+                return;
+        tg_jsonw_key(w, "inferenceConfig");
+        tg_jsonw_obj_open(w);
         if (max > 0)
-                rc |= json_object_set_new(cfg, "maxTokens", json_integer(max));
-        if (p->has_temperature)
-                rc |= json_object_set_new(cfg, "temperature",
-                                          json_real(p->temperature));
-        if (p->has_top_p)
-                rc |= json_object_set_new(cfg, "topP", json_real(p->top_p));
-        if (rc || json_object_size(cfg) == 0) {
-                json_decref(cfg);
-                return rc;
+                tg_jsonw_kint(w, "maxTokens", max);
+        if (p->has_temperature) {
+                tg_jsonw_key(w, "temperature");
+                tg_jsonw_real(w, p->temperature, TG_CONVERSE_REAL_DIGITS);
         }
-        return json_object_set_new(body, "inferenceConfig", cfg);
+        if (p->has_top_p) {
+                tg_jsonw_key(w, "topP");
+                tg_jsonw_real(w, p->top_p, TG_CONVERSE_REAL_DIGITS);
+        }
+        tg_jsonw_obj_close(w);
 }
 
 /* top_k is not part of Converse's common inferenceConfig; a provider takes
@@ -143,72 +165,59 @@ static int add_inference(json_t *body, const tg_params_t *p,
  *   max_gen_len), and Mistral's chat models reject it although its old text
  *   completion body took it: sending it would turn a tuning hint into a
  *   ValidationException, so it is dropped for them and for unknown families.
- * Sets *out to NULL when the family takes no top_k. */
-static int top_k_fields(tg_family_t family, int64_t top_k, json_t **out)
+ */
+static void write_top_k(tg_jsonw_t *w, tg_family_t family, int64_t top_k)
 {
-        *out = NULL;
-        if (top_k <= 0)
-                return 0;
-        if (family == TG_FAMILY_ANTHROPIC)
-                *out = json_pack("{s:I}", "top_k", (json_int_t)top_k);
-        else if (family == TG_FAMILY_NOVA)
-                *out = json_pack("{s:{s:I}}", "inferenceConfig", "topK",
-                                 (json_int_t)top_k);
-        else
-                return 0;
-        return *out ? 0 : -1;
+        if (top_k <= 0 ||
+            (family != TG_FAMILY_ANTHROPIC && family != TG_FAMILY_NOVA))
+                return;
+        tg_jsonw_key(w, "additionalModelRequestFields");
+        tg_jsonw_obj_open(w);
+        if (family == TG_FAMILY_ANTHROPIC) {
+                tg_jsonw_kint(w, "top_k", top_k);
+        } else {
+                tg_jsonw_key(w, "inferenceConfig");
+                tg_jsonw_obj_open(w);
+                tg_jsonw_kint(w, "topK", top_k);
+                tg_jsonw_obj_close(w);
+        }
+        tg_jsonw_obj_close(w);
 }
 
-static int add_params(json_t *body, const tg_request_t *req,
-                      const tg_model_t *model, char *errstr, size_t size)
-{
-        const tg_params_t *p = &req->params;
-        json_t *extra;
-
-        if ((p->has_temperature && !isfinite(p->temperature)) ||
-            (p->has_top_p && !isfinite(p->top_p)))
-                return fail(errstr, size,
-                            "prompt.parameters: temperature and top_p must "
-                            "be finite numbers");
-        if (add_inference(body, p, model) ||
-            top_k_fields(model->family, p->top_k, &extra))
-                return fail(errstr, size, "out of memory");
-        if (extra &&
-            json_object_set_new(body, "additionalModelRequestFields", extra))
-                return fail(errstr, size, "out of memory");
-        return 0;
-}
-
-/* 15 significant digits print every double that came from a short decimal
- * (0.1, 0.95) as that decimal, where jansson's default 17 prints
- * 0.10000000000000001. */
-#define TG_CONVERSE_DUMP_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
+/* The body is the request's text plus a few dozen bytes per message; this
+ * guards the buffer whatever --max-request-bytes says. */
+#define TG_CONVERSE_REQUEST_MAX (64 * 1024 * 1024)
 
 char *tg_converse_build(const tg_request_t *req, const tg_model_t *model,
                         size_t *len_out, char *errstr, size_t errstr_size)
 {
-        json_t *body = json_object(), *system = json_array();
-        json_t *turns = json_array();
-        char *out = NULL;
+        const tg_params_t *p = &req->params;
+        size_t guess = 256;
+        tg_jsonw_t w;
+        char *out;
 
-        if (!body || !system || !turns) {
-                fail(errstr, errstr_size, "out of memory");
-                goto err;
+        if (check_messages(req, errstr, errstr_size))
+                return NULL;
+        if ((p->has_temperature && !isfinite(p->temperature)) ||
+            (p->has_top_p && !isfinite(p->top_p))) {
+                fail(errstr, errstr_size,
+                     "prompt.parameters: temperature and top_p must be "
+                     "finite numbers");
+                return NULL;
         }
-        if (add_messages(req, system, turns, errstr, errstr_size) ||
-            add_turns(body, system, turns, errstr, errstr_size) ||
-            add_params(body, req, model, errstr, errstr_size))
-                goto err;
-        out = json_dumps(body, TG_CONVERSE_DUMP_FLAGS);
-        if (!out) {
-                fail(errstr, errstr_size, "out of memory");
-                goto err;
-        }
-        if (len_out)
-                *len_out = strlen(out);
-err: /* success falls through: the document is no longer needed */
-        json_decref(turns);
-        json_decref(system);
-        json_decref(body);
+        for (size_t i = 0; i < req->n_messages; i++)
+                guess += req->messages[i].content_len + 48;
+        tg_jsonw_init(&w, guess, TG_CONVERSE_REQUEST_MAX, 0);
+        tg_jsonw_obj_open(&w);
+        write_system(&w, req);
+        write_turns(&w, req);
+        write_inference(&w, p, model);
+        write_top_k(&w, model->family, p->top_k);
+        tg_jsonw_obj_close(&w);
+        out = tg_jsonw_finish(&w, len_out);
+        if (!out)
+                fail(errstr, errstr_size, "%s",
+                     w.err == TG_JSONW_ETOOBIG ? "request too large"
+                                               : "out of memory");
         return out;
 }
