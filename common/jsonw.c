@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tgjson.h"
+
 static void set_err(tg_jsonw_t *w, int err)
 {
         if (!w->err)
@@ -132,40 +134,12 @@ void tg_jsonw_arr_close(tg_jsonw_t *w)
         w->comma = 1;
 }
 
-/* Length of the valid UTF-8 sequence at p (at most `left` bytes), 0 when
- * invalid: jansson's utf8_check_first + utf8_check_full. */
-static int utf8_seq(const unsigned char *p, size_t left)
-{
-        unsigned c = p[0];
-        int n = c < 0x80         ? 1
-                : (c >> 5) == 6  ? 2
-                : (c >> 4) == 14 ? 3
-                : (c >> 3) == 30 ? 4
-                                 : 0;
-        uint32_t cp = n == 2 ? c & 0x1f : n == 3 ? c & 0x0f : c & 0x07;
-
-        if (n <= 1)
-                return n;
-        if ((size_t)n > left)
-                return 0;
-        for (int i = 1; i < n; i++) {
-                if ((p[i] & 0xc0) != 0x80)
-                        return 0;
-                cp = (cp << 6) | (p[i] & 0x3f);
-        }
-        if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) ||
-            (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
-            (cp >= 0xd800 && cp <= 0xdfff))
-                return 0;
-        return n;
-}
-
 int tg_jsonw_utf8_valid(const char *s, size_t len)
 {
         const unsigned char *p = (const unsigned char *)s, *end = p + len;
 
         while (p < end) {
-                int n = *p < 0x80 ? 1 : utf8_seq(p, (size_t)(end - p));
+                int n = *p < 0x80 ? 1 : tg_utf8_seq(p, (size_t)(end - p));
                 if (!n)
                         return 0;
                 p += n;
@@ -239,7 +213,7 @@ static void put_string_slow(tg_jsonw_t *w, const unsigned char *run,
                         p++;
                         continue;
                 }
-                if (c >= 0x80 && (n = utf8_seq(p, (size_t)(end - p)))) {
+                if (c >= 0x80 && (n = tg_utf8_seq(p, (size_t)(end - p)))) {
                         p += n;
                         continue;
                 }

@@ -1,6 +1,7 @@
 #include "tgjson.h"
 
 #include <stdint.h>
+#include <string.h>
 
 int tg_json_depth_ok(const char *buf, size_t len, int max_depth)
 {
@@ -25,9 +26,7 @@ int tg_json_depth_ok(const char *buf, size_t len, int max_depth)
         return 1;
 }
 
-/* Length of the valid UTF-8 sequence at p (RFC 3629: no overlongs, no
- * surrogates, at most U+10FFFF), or 0 when invalid. */
-static int utf8_seq(const unsigned char *p)
+int tg_utf8_seq(const unsigned char *p, size_t left)
 {
         unsigned c = p[0];
         int n = c < 0x80         ? 1
@@ -39,6 +38,8 @@ static int utf8_seq(const unsigned char *p)
 
         if (n <= 1)
                 return n;
+        if ((size_t)n > left)
+                return 0;
         for (int i = 1; i < n; i++) {
                 if ((p[i] & 0xc0) != 0x80)
                         return 0;
@@ -54,13 +55,17 @@ static int utf8_seq(const unsigned char *p)
 void tg_utf8_sanitize(char *s)
 {
         unsigned char *p = (unsigned char *)s;
+        size_t left = strlen(s);
 
         while (*p) {
-                int n = utf8_seq(p);
+                /* a NUL stops a sequence early: it is never a continuation */
+                int n = tg_utf8_seq(p, left);
                 if (n == 0) {
                         *p++ = '?';
+                        left--;
                         continue;
                 }
                 p += n;
+                left -= (size_t)n;
         }
 }

@@ -16,4 +16,9 @@ int tg_json_depth_ok(const char *buf, size_t len, int max_depth);
  * jansson refuses invalid UTF-8: this keeps such a text publishable. */
 void tg_utf8_sanitize(char *s);
 
+/* Length of the valid UTF-8 sequence at p, reading at most `left` bytes
+ * (RFC 3629: no overlongs, no surrogates, at most U+10FFFF, the same
+ * strings jansson accepts), or 0 when invalid. */
+int tg_utf8_seq(const unsigned char *p, size_t left);
+
 #endif

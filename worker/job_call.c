@@ -148,35 +148,6 @@ static void call_failed_locally(tg_job_t *j, const char *why)
         tg_job_finish(j);
 }
 
-static void on_renew(tg_ledger_t *l, redisReply *r, void *opaque)
-{
-        (void)l, (void)r, (void)opaque; /* best effort: finish settles
-                                         * correctly either way */
-}
-
-/* Retries and queues can outlast a lease; renew it before a third of it is
- * left, so a live request's reservation is never reaped. */
-static void lease_renew(tg_job_t *j)
-{
-        tg_worker_t *w = j->w;
-        char req_key[192], deadline[24];
-        const char *av[5];
-        size_t al[5];
-
-        if (!j->reserved || tg_mono_ms() - j->lease_ms < w->conf->lease_ms / 3)
-                return;
-        tg_key_request(req_key, sizeof(req_key), j->request_id);
-        snprintf(deadline, sizeof(deadline), "%lld",
-                 (long long)(tg_time_now_us() / 1000 + w->conf->lease_ms));
-        av[0] = req_key, av[1] = TG_KEY_LEASES, av[2] = w->conf->worker_id;
-        av[3] = deadline, av[4] = j->request_id;
-        for (int i = 0; i < 5; i++)
-                al[i] = strlen(av[i]);
-        if (tg_ledger_eval(w->ledger, TG_SCRIPT_RENEW, 2, 3, av, al, on_renew,
-                           NULL) == 0)
-                j->lease_ms = tg_mono_ms();
-}
-
 void tg_job_call(tg_job_t *j)
 {
         char path[TG_BEDROCK_PATH_MAX], url[sizeof(path) + 512], err[512];
@@ -195,7 +166,7 @@ void tg_job_call(tg_job_t *j)
         j->easy = easy_new(j, url);
         if (!j->easy)
                 return call_failed_locally(j, "out of memory");
-        lease_renew(j);
+        tg_lease_renew(j);
         j->attempts++;
         j->call_start_us = tg_mono_us();
         if (curl_multi_add_handle(j->w->multi, j->easy) != CURLM_OK)
