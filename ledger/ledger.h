@@ -62,6 +62,13 @@ size_t tg_ledger_pending(const tg_ledger_t *l);
 typedef void(tg_ledger_rtt_cb)(int64_t us, void *opaque);
 void tg_ledger_set_rtt_cb(tg_ledger_t *l, tg_ledger_rtt_cb *cb, void *opaque);
 
+/* The usage event of a finish.lua reply or record with its spent values
+ * in: the first "#tg:spent:<i>#" (quoted) replaced by the i-th decimal of
+ * `spent` ("v1,v2,..."), as finish.lua stores and returns them apart. A
+ * record stored with the values already in (spent "") comes back as it is.
+ * Returns a malloc'd string, NULL when out of memory. */
+char *tg_ledger_usage_fill(const char *usage, const char *spent);
+
 /* The embedded script body, for the CLI and tests. */
 const char *tg_ledger_script_body(tg_script_t script);
 

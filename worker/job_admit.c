@@ -106,9 +106,10 @@ static const char *elem(redisReply *r, size_t i)
 
 static void take_stored(tg_job_t *j, redisReply *r)
 {
-        /* Already finished by someone: publish exactly what was stored. */
+        /* Already finished by someone: publish exactly what was stored
+         * (the usage with its spent values in, as finish.lua says). */
         j->stored_completion = strdup(elem(r, 1));
-        j->stored_usage = strdup(elem(r, 2));
+        j->stored_usage = tg_ledger_usage_fill(elem(r, 2), elem(r, 4));
         j->stored_alerts = strdup(elem(r, 3));
         tg_job_publish(j);
 }

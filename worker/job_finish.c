@@ -144,16 +144,27 @@ static void on_finish(tg_ledger_t *l, redisReply *r, void *opaque)
                 /* Finished before (a retry after a lost reply): publish
                  * what was stored then, byte for byte. */
                 j->stored_completion = strdup(elem(r, 1));
-                j->stored_usage = strdup(elem(r, 2));
+                j->stored_usage = tg_ledger_usage_fill(elem(r, 2), elem(r, 4));
                 j->stored_alerts = strdup(elem(r, 3));
         } else {
+                /* The ledger stored usage_built and replies with the spent
+                 * values alone: filled in the same way as on the path
+                 * above, so a re-publication is the same bytes. */
                 j->stored_completion = strdup(j->completion_built);
-                j->stored_usage = strdup(elem(r, 1));
+                j->stored_usage =
+                    tg_ledger_usage_fill(j->usage_built, elem(r, 1));
                 j->overrun_nano = strtoll(elem(r, 2), NULL, 10);
                 j->stored_alerts = alert_specs(r, 3);
                 tg_metrics_decision(j->w->metrics, j);
         }
+        if (!j->stored_completion || !j->stored_usage || !j->stored_alerts)
+                goto oom;
         tg_job_publish(j);
+        return;
+oom:
+        /* Finished in the ledger: the retry gets "done" and the events. */
+        tg_log(TG_LOG_ERROR, "finish %s: out of memory", j->request_id);
+        tg_job_after(j, 1000, tg_job_finish);
 }
 
 /* One structured line per decision, for log pipelines (--log-decisions). */

@@ -9,7 +9,8 @@
 --       limit_tokens (-1 = none), rpm (0 = none), tpm (0 = none)
 --
 -- Replies: {"stale", version} definitions changed since the caller loaded
--- them; {"done", completion, usage, alerts} already finished: re-publish;
+-- them; {"done", completion, usage, alerts, spent} already finished:
+-- re-publish, the usage's markers filled with spent as finish.lua says;
 -- {"busy", ms} another live worker holds it; {"resume", keys, res_nano,
 -- res_tokens} a dead worker's reservation, now ours;
 -- {"rejected", budget, kind, limit, used} over a limit, nothing written;
@@ -22,10 +23,10 @@ end
 
 local rec = redis.call('HMGET', KEYS[2], 'state', 'worker', 'lease', 'keys',
                        'resNano', 'resTokens', 'completion', 'usage',
-                       'alerts')
+                       'alerts', 'spent')
 local now = tonumber(ARGV[3])
 if rec[1] == 'done' then
-  return {'done', rec[7], rec[8], rec[9] or ''}
+  return {'done', rec[7], rec[8], rec[9] or '', rec[10] or ''}
 end
 if rec[1] == 'reserved' then
   local lease = tonumber(rec[3]) or 0

@@ -7,9 +7,13 @@ Run (needs redis-server and redis-benchmark >= 7.0 on PATH, redis-py):
     python3 tests/bench/ledger_bench.py                  # defaults below
     python3 tests/bench/ledger_bench.py --requests 500000 --clients 100
     python3 tests/bench/ledger_bench.py --no-python      # redis-benchmark only
+    python3 tests/bench/ledger_bench.py --aof            # as the stack runs it
+    python3 tests/bench/ledger_bench.py --lua-dir /tmp/old/lua   # compare
 
-It starts its own redis-server on a free port (no persistence), loads
-ledger/lua/admit.lua and finish.lua with SCRIPT LOAD, writes --budgets budget
+It starts its own redis-server on a free port (no persistence, or with
+--aof the stack's `appendonly yes`, `appendfsync everysec`: Redis then
+propagates every write of a script to the AOF, which costs CPU), loads
+ledger/lua/admit.lua and finish.lua (or those of --lua-dir) with SCRIPT LOAD, writes --budgets budget
 definitions (hash tg:{tg}:budgets, tg:{tg}:budgets:version), all matching
 every request, with limits too high to reject (the checks still run), and
 measures, median of --runs runs each:
@@ -37,6 +41,12 @@ id and then settling that id, beside those clients' own trivial EVALSHA rate
 The script arguments follow the current admit.lua/finish.lua (5 arguments
 per budget with rate-limit keys, or the older 3; finish 3 or 4 per budget):
 read from the scripts themselves.
+
+For each redis-benchmark phase it also reports, from the server itself, the
+microseconds inside each EVALSHA (INFO commandstats, reset before the
+phase) and the redis-server process's CPU seconds per 1,000 calls
+(/proc/PID/stat, utime + stime over the phase): both count Redis's own work
+only, so they are less disturbed by other load on the machine than rates.
 """
 
 import argparse
@@ -49,6 +59,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -104,11 +115,15 @@ def free_port():
 
 
 class Server:
-    def __init__(self):
+    def __init__(self, aof=False):
         self.port = free_port()
+        self.dir = tempfile.TemporaryDirectory(prefix="ledger-bench-")
+        persist = (["--appendonly", "yes", "--appendfsync", "everysec"]
+                   if aof else ["--appendonly", "no"])
         self.proc = subprocess.Popen(
             ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no", "--daemonize", "no"],
+             "--save", "", *persist, "--dir", self.dir.name,
+             "--daemonize", "no"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         import redis
 
@@ -121,10 +136,22 @@ class Server:
                 time.sleep(0.05)
         raise RuntimeError("redis-server did not start")
 
+    def cpu_s(self):
+        """utime + stime of redis-server (all its threads), seconds."""
+        f = Path(f"/proc/{self.proc.pid}/stat").read_text()
+        f = f[f.rindex(")") + 2:].split()
+        return (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+
+    def evalsha_us(self):
+        """usec_per_call of EVALSHA since the last CONFIG RESETSTAT."""
+        stats = self.r.info("commandstats").get("cmdstat_evalsha", {})
+        return float(stats.get("usec_per_call", 0))
+
     def stop(self):
         self.r.close()
         self.proc.terminate()
         self.proc.wait(10)
+        self.dir.cleanup()
 
 
 # ------------------------------------------------------------- the scripts
@@ -222,7 +249,17 @@ def setup(r, ids, defs, preadmit=0, period="2026-11"):
 # ------------------------------------------------------- redis-benchmark
 
 
-def bench(port, cmd, a, keyspace):
+def bench(srv, cmd, a, keyspace, stats):
+    """Rate of `cmd`; appends (us per EVALSHA, CPU-s per 1,000) to stats."""
+    srv.r.config_resetstat()
+    cpu0 = srv.cpu_s()
+    rate = bench_rate(srv.port, cmd, a, keyspace)
+    stats.append((srv.evalsha_us(),
+                  (srv.cpu_s() - cpu0) * 1000 / a.requests))
+    return rate
+
+
+def bench_rate(port, cmd, a, keyspace):
     out = subprocess.run(
         ["redis-benchmark", "-p", str(port), "-n", str(a.requests),
          "-c", str(a.clients), "-P", str(a.pipeline), "-r", str(keyspace),
@@ -323,6 +360,7 @@ def machine():
 
 
 def main():
+    global LUA  # pylint: disable=global-statement
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--requests", type=int, default=200_000)
     ap.add_argument("--clients", type=int, default=50)
@@ -339,7 +377,13 @@ def main():
                     help="pairs per Python process")
     ap.add_argument("--py-batch", type=int, default=50,
                     help="pairs per pipeline")
+    ap.add_argument("--aof", action="store_true",
+                    help="appendonly yes, appendfsync everysec (the stack's "
+                    "setting) instead of no persistence")
+    ap.add_argument("--lua-dir", type=Path, default=REPO / "ledger" / "lua",
+                    help="the scripts to measure (default ledger/lua)")
     a = ap.parse_args()
+    LUA = a.lua_dir
     for tool in ("redis-server", "redis-benchmark"):
         if not shutil.which(tool):
             sys.exit(f"{tool} not found")
@@ -348,9 +392,10 @@ def main():
     ids, defs = budgets(a.budgets)
     period = datetime.now(timezone.utc).strftime("%Y-%m")
     usage = usage_json(ids, period)
-    srv = Server()
+    srv = Server(aof=a.aof)
     results = {k: [] for k in ("trivial", "admit", "finish", "py_trivial",
                                "py_pairs")}
+    stats = {k: [] for k in ("trivial", "admit", "finish")}
     settled = []  # share of finish calls that settled a reservation
     try:
         for run in range(a.runs):
@@ -358,15 +403,18 @@ def main():
             triv = ["EVALSHA", shas["trivial"], "0"]
             adm = admit_cmd(shas["admit"], ids, period, layout,
                             "bench-__rand_int__")
-            results["trivial"].append(bench(srv.port, triv, a, ADMIT_IDS))
+            results["trivial"].append(bench(srv, triv, a, ADMIT_IDS,
+                                            stats["trivial"]))
             verdict = check(srv.r, adm)
             assert verdict == "ok", f"admit replied {verdict}"
-            results["admit"].append(bench(srv.port, adm, a, ADMIT_IDS))
+            results["admit"].append(bench(srv, adm, a, ADMIT_IDS,
+                                          stats["admit"]))
 
             shas = setup(srv.r, ids, defs, preadmit=a.preadmit, period=period)
             fin = finish_cmd(shas["finish"], ids, period, layout,
                              "bench-__rand_int__", usage)
-            results["finish"].append(bench(srv.port, fin, a, a.preadmit))
+            results["finish"].append(bench(srv, fin, a, a.preadmit,
+                                           stats["finish"]))
             settled.append(int(srv.r.hget(f"{PREFIX}b:all:{period}",
                                           "approved")) / a.requests)
             if not a.no_python:
@@ -388,6 +436,8 @@ def main():
         srv.stop()
 
     med = {k: statistics.median(v) for k, v in results.items() if v}
+    us = {k: statistics.median(x[0] for x in v) for k, v in stats.items()}
+    cpu = {k: statistics.median(x[1] for x in v) for k, v in stats.items()}
     pairs = 1 / (1 / med["admit"] + 1 / med["finish"])
     m = machine()
     print(f"\nledger bench: {m['nproc']} CPUs ({m['cpu']}), load average "
@@ -397,18 +447,25 @@ def main():
           f"{a.requests} -c {a.clients} -P {a.pipeline} (-r {ADMIT_IDS} "
           f"for admit, {a.preadmit} pre-admitted ids for finish); "
           f"median of {a.runs} runs; admit.lua {layout[0]} args/budget"
-          f"{' + rate keys' if layout[1] else ''}, finish.lua {layout[2]}")
+          f"{' + rate keys' if layout[1] else ''}, finish.lua {layout[2]}; "
+          f"{'AOF everysec' if a.aof else 'no persistence'}; scripts from "
+          f"{LUA}")
     print()
     rows = [("trivial EVALSHA (return 1)", med["trivial"], "ops/s"),
             ("admit.lua", med["admit"], "ops/s"),
             (f"finish.lua ({statistics.median(settled):.0%} settling)",
              med["finish"], "ops/s"),
             ("admit+finish", pairs, "pairs/s")]
-    print(f"{'':40} {'rate':>12} {'':8} {'vs trivial':>10}")
-    for name, v, unit in rows:
+    us["pairs"] = us["admit"] + us["finish"]
+    cpu["pairs"] = cpu["admit"] + cpu["finish"]
+    print(f"{'':40} {'rate':>12} {'':8} {'vs trivial':>10} "
+          f"{'us/call':>8} {'CPU-s/1k':>9}")
+    for (name, v, unit), k in zip(rows, ("trivial", "admit", "finish",
+                                         "pairs")):
         calls = 2 if unit == "pairs/s" else 1
         ratio = v * calls / med["trivial"]
-        print(f"{name:40} {v:12,.0f} {unit:8} {ratio:10.2f}")
+        print(f"{name:40} {v:12,.0f} {unit:8} {ratio:10.2f} {us[k]:8.1f} "
+              f"{cpu[k]:9.3f}")
     if "py_pairs" in med:
         print(f"\nredis-py, {a.py_procs} processes x {a.py_pairs} pairs, "
               f"pipelines of {a.py_batch} pairs (admit id X, then finish X):")
@@ -417,7 +474,9 @@ def main():
         print(f"{'admit+finish, measured':40} {med['py_pairs']:12,.0f} "
               f"{'pairs/s':8} {med['py_pairs'] * 2 / med['py_trivial']:10.2f}")
     print("\n'vs trivial' = script calls/s over trivial EVALSHA calls/s "
-          "(a pair is 2 calls).")
+          "(a pair is 2 calls); us/call = usec_per_call of EVALSHA in INFO "
+          "commandstats;\nCPU-s/1k = redis-server CPU seconds per 1,000 "
+          "calls (pairs: per 1,000 pairs), AOF writing included.")
 
 
 if __name__ == "__main__":
