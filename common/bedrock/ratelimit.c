@@ -118,14 +118,19 @@ int tg_rate_on_throttle(tg_rate_t *r, int64_t sent_ms, int64_t now_ms)
         if (r->on && r->cut_ms <= now_ms &&
             (sent_ms < r->cut_ms || now_ms - r->cut_ms < TG_RATE_CUT_MS))
                 return 0;
+        /* Each cut lowers the rate, even when the window still remembers
+         * a burst the quota's own bucket let through: an overload is
+         * left in a few cuts, not after a window. */
+        if (r->on && accepted > r->rate)
+                accepted = r->rate;
         next = clamp(r, accepted * TG_RATE_DECREASE);
-        if (r->on && next > r->rate)
-                next = r->rate;
         if (!r->on)
                 r->fill_ms = now_ms;
         r->on = 1;
         r->rate = next;
         r->accepted = accepted > r->floor ? accepted : r->floor;
+        if (r->accepted > r->peak)
+                r->peak = r->accepted;
         r->tokens = 0;
         r->cut_ms = r->grow_ms = now_ms;
         r->cuts++;
@@ -158,6 +163,12 @@ void tg_rate_on_success(tg_rate_t *r, int64_t now_ms, int waiting)
                 quiet = TG_RATE_ACCEL_MAX_S;
         if (speed < r->rate * TG_RATE_ACCEL * quiet)
                 speed = r->rate * TG_RATE_ACCEL * quiet;
+        /* And by the same amount whatever its share: the gates sharing a
+         * quota all grow alike while each cut takes more from the larger,
+         * so their shares converge (AIMD) and none is left far behind
+         * with its backlog when the others are done. */
+        if (speed < r->peak * TG_RATE_SHARE * quiet)
+                speed = r->peak * TG_RATE_SHARE * quiet;
         /* A gate cut to the floor (it got nothing accepted) still climbs:
          * no starvation. */
         if (speed < r->floor * TG_RATE_MIN_SPEED)

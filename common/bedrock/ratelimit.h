@@ -18,8 +18,10 @@
  *   - on a throttle of a call sent after the last cut (the calls already in
  *     flight saw the old rate: one overload cuts once), at most once per
  *     TG_RATE_CUT_MS: the rate falls to
- *     TG_RATE_DECREASE x the accepted rate (never above the current rate,
- *     never below the floor), and the bucket is emptied;
+ *     TG_RATE_DECREASE x the accepted rate or x the current rate, whichever
+ *     is lower (each cut lowers it, even while the window still counts a
+ *     burst the quota's own bucket let through; never below the floor),
+ *     and the bucket is emptied;
  *   - on successes while calls wait for tokens (the rate is what holds them
  *     back; growing while idle would let a burst through at a rate never
  *     tested): after a hold of one window since the last cut, it grows
@@ -29,7 +31,12 @@
  *     finds it again quickly after a cut; the longer without a throttle,
  *     the faster it grows (TG_RATE_ACCEL of the rate per second, per
  *     second since the cut, as CUBIC), so a rate cut too low or a share
- *     another worker left is taken in seconds; never slower than
+ *     another worker left is taken in seconds; and at least by
+ *     TG_RATE_SHARE of the highest accepted rate it measured, per second,
+ *     per second since the cut, whatever its current rate: gates sharing
+ *     a quota grow alike in absolute terms while a cut takes more from
+ *     the larger, so their shares converge (AIMD) and no worker is left
+ *     alone with a backlog at a small rate; never slower than
  *     TG_RATE_MIN_SPEED floors per second, so a gate cut to the floor
  *     climbs back (no starvation);
  *   - bucket capacity: a tenth of a second of calls (at least one), so an
@@ -54,8 +61,9 @@
 #define TG_RATE_MIN_SPEED   0.5  /* floors per second per second */
 #define TG_RATE_ACCEL       0.02 /* growth /s, per s without a throttle */
 #define TG_RATE_ACCEL_MAX_S 20.0
-#define TG_RATE_CUT_MS      100 /* at most one cut per this */
-#define TG_RATE_YOUNG_MS    100 /* shortest span a rate is measured on */
+#define TG_RATE_SHARE       0.02 /* of the peak accepted rate, as ACCEL */
+#define TG_RATE_CUT_MS      100  /* at most one cut per this */
+#define TG_RATE_YOUNG_MS    100  /* shortest span a rate is measured on */
 
 typedef struct tg_rate {
         int on;           /* engaged by a throttle */
@@ -65,6 +73,7 @@ typedef struct tg_rate {
         double tokens;    /* in the bucket */
         int64_t fill_ms;  /* last refill */
         double accepted;  /* accepted rate measured at the last cut */
+        double peak;      /* highest such */
         int64_t cut_ms;   /* last cut */
         int64_t grow_ms;  /* last growth step */
         int win_on;       /* win_ms is valid */

@@ -158,47 +158,199 @@ static void test_no_starvation(void)
         CHECK(n >= 500);
 }
 
-/* Four limiters share a quota of 200/s (a bucket of 1 s, like the
- * simulator's) and a backlog: after adapting, they get >= 90 % of it with
- * <= 5 % of calls throttled. */
-static void test_shared_quota(void)
+/* While the window still counts a burst (more accepted than the rate
+ * lets through), each new overload still lowers the rate. */
+static void test_cut_below_rate(void)
 {
-        enum { N = 4 };
-        tg_rate_t r[N];
-        double tokens = 200, ok = 0, thr = 0, calls = 0;
+        tg_rate_t r;
+        double before;
 
-        for (int i = 0; i < N; i++)
-                tg_rate_init(&r[i], 1, 1e6);
-        for (int64_t t = 0; t < 60000; t++) {
-                tokens += 0.2;
-                if (tokens > 200)
-                        tokens = 200;
-                /* After 50 s the first three have no work left. */
-                for (int i = t < 50000 ? 0 : N - 1; i < N; i++) {
-                        /* up to 5 calls per ms each: a big backlog */
-                        for (int k = 0; k < 5 && tg_rate_take(&r[i], t); k++) {
-                                int pass = tokens >= 1;
-                                if (pass)
-                                        tokens -= 1;
-                                else
-                                        tg_rate_on_throttle(&r[i], t, t);
-                                if (t >= 10000) {
-                                        calls++;
-                                        ok += pass;
-                                        thr += !pass;
-                                }
-                                if (pass)
-                                        tg_rate_on_success(&r[i], t, 1);
-                        }
+        tg_rate_init(&r, 1, 1e6);
+        send_for(&r, 0, 1000, 5); /* 200 accepted in the first second */
+        tg_rate_on_throttle(&r, 999, 1000);
+        before = tg_rate_limit(&r);
+        NEAR(before, 0.9 * 199, 1.0);
+        /* Another 100 accepted by 1.3 s: the window says ~300/s. */
+        send_for(&r, 1000, 300, 3);
+        CHECK(tg_rate_accepted(&r, 1300) > before);
+        CHECK_INT(tg_rate_on_throttle(&r, 1250, 1300), 1);
+        NEAR(tg_rate_limit(&r), TG_RATE_DECREASE * before, 1e-6);
+        CHECK_INT(r.cuts, 2);
+}
+
+/* Two gates of one quota, one cut far below the other: both grow by the
+ * same absolute amount per second at least (of the peak they measured),
+ * so the small one catches up instead of keeping its small share. */
+static void test_fair_growth(void)
+{
+        tg_rate_t big, small;
+        int64_t t;
+
+        tg_rate_init(&big, 1, 1e6);
+        tg_rate_init(&small, 1, 1e6);
+        send_for(&big, 0, 1000, 10); /* both: 100/s accepted */
+        send_for(&small, 0, 1000, 10);
+        tg_rate_on_throttle(&big, 999, 1000);
+        tg_rate_on_throttle(&small, 999, 1000);
+        NEAR(small.peak, 99.0, 1.0);
+        /* The small one's next overload: all but 10 throttled. */
+        for (t = 1200; t < 2200; t += 10) {
+                tg_rate_take(&small, t);
+                if (t % 100)
+                        tg_rate_on_throttle(&small, t, t);
+        }
+        CHECK(tg_rate_limit(&small) < 20.0);
+        CHECK(tg_rate_limit(&big) > 80.0);
+        double s0 = tg_rate_limit(&small);
+        double b0 = tg_rate_limit(&big);
+        /* 5 s of calls waiting, no throttle, from a second after the
+         * small one's last cut. */
+        int64_t from = small.cut_ms + TG_RATE_WINDOW_MS;
+        for (t = from; t < from + 5000; t += 10) {
+                tg_rate_on_success(&small, t, 1);
+                tg_rate_on_success(&big, t, 1);
+        }
+        /* Since its cut: speed >= 2 %/s of 99, per s, from 1 s to 6 s:
+         * 0.02 x 99 x (36 - 1) / 2 = 34.6. */
+        CHECK(tg_rate_limit(&small) - s0 >= 30.0);
+        /* Its share grew: the next cut (x 0.9 for both) keeps that, and
+         * the next growth closes more of the gap. */
+        CHECK(tg_rate_limit(&small) / tg_rate_limit(&big) > 1.5 * s0 / b0);
+}
+
+/* A fleet as in bench_quota.py: 4 workers with 2 models each (8 limiters)
+ * share an account quota of 200 calls/s (a bucket of 1 s, like the
+ * simulator's); each worker has a backlog of its own, alternating models.
+ * A success answers after 500 ms, a throttle at once (2 ms), and the
+ * throttled call waits at the head of its gate. Each ms the gates go in a
+ * random order (the workers are separate processes), each able to send a
+ * few calls (admission and HTTP take time). */
+enum { FLEET_W = 4, FLEET_M = 2, FLEET_G = FLEET_W * FLEET_M };
+
+typedef struct fleet_call {
+        int64_t at, sent_ms;
+        int gate, ok;
+} fleet_call_t;
+
+typedef struct fleet {
+        tg_rate_t r[FLEET_G];
+        int waiting[FLEET_G];
+        fleet_call_t calls[4096]; /* in flight */
+        int n_calls;
+        double tokens;
+        uint32_t rng;
+        int done, total;
+        int64_t last_ok_ms;
+        double ok5, thr5, calls5; /* after 5 s */
+} fleet_t;
+
+static uint32_t fleet_rand(fleet_t *f)
+{
+        f->rng = f->rng * 1103515245u + 12345u;
+        return f->rng >> 16;
+}
+
+/* Answers the calls due at t. */
+static void fleet_answer(fleet_t *f, int64_t t)
+{
+        for (int i = 0; i < f->n_calls;) {
+                fleet_call_t c = f->calls[i];
+                if (c.at > t) {
+                        i++;
+                        continue;
+                }
+                f->calls[i] = f->calls[--f->n_calls];
+                if (c.ok) {
+                        tg_rate_on_success(&f->r[c.gate], t,
+                                           f->waiting[c.gate] > 0);
+                        f->done++;
+                        f->last_ok_ms = t;
+                } else {
+                        tg_rate_on_throttle(&f->r[c.gate], c.sent_ms, t);
+                        f->waiting[c.gate]++;
                 }
         }
-        CHECK(ok / 50.0 >= 180.0);
-        printf("last: %.1f/s\n", tg_rate_limit(&r[N - 1]));
-        /* The last one found the share of the three that were done. */
-        CHECK(tg_rate_limit(&r[N - 1]) >= 150.0);
-        CHECK(thr / calls <= 0.05);
-        printf("shared quota: %.1f/s accepted, %.2f %% throttled\n", ok / 50.0,
-               100.0 * thr / calls);
+}
+
+static void fleet_send(fleet_t *f, int g, int64_t t, int per_ms)
+{
+        for (int k = 0;
+             k < per_ms && f->waiting[g] &&
+             f->n_calls < (int)(sizeof(f->calls) / sizeof(f->calls[0])) &&
+             tg_rate_take(&f->r[g], t);
+             k++) {
+                int pass = f->tokens >= 1.0;
+                if (pass)
+                        f->tokens -= 1.0;
+                f->waiting[g]--;
+                f->calls[f->n_calls++] =
+                    (fleet_call_t){t + (pass ? 500 : 2), t, g, pass};
+                if (t >= 5000) {
+                        f->calls5++;
+                        f->ok5 += pass;
+                        f->thr5 += !pass;
+                }
+        }
+}
+
+/* Runs the fleet with per-worker backlogs `per`; returns the successful
+ * calls per second from 5 s to the last success. */
+static double fleet_run(fleet_t *f, const int per[FLEET_W], uint32_t seed,
+                        int per_ms)
+{
+        *f = (fleet_t){.tokens = 200, .rng = seed};
+        for (int g = 0; g < FLEET_G; g++) {
+                tg_rate_init(&f->r[g], 1, 1e6);
+                f->waiting[g] = per[g / FLEET_M] / FLEET_M;
+                f->total += f->waiting[g];
+        }
+        for (int64_t t = 0; t < 120000 && f->done < f->total; t++) {
+                int order[FLEET_G];
+                f->tokens += 0.2;
+                if (f->tokens > 200)
+                        f->tokens = 200;
+                fleet_answer(f, t);
+                for (int g = 0; g < FLEET_G; g++)
+                        order[g] = g;
+                for (int g = FLEET_G - 1; g > 0; g--) {
+                        int j = (int)(fleet_rand(f) % (uint32_t)(g + 1));
+                        int x = order[g];
+                        order[g] = order[j];
+                        order[j] = x;
+                }
+                for (int g = 0; g < FLEET_G; g++)
+                        fleet_send(f, order[g], t, per_ms);
+        }
+        CHECK_INT(f->done, f->total);
+        return f->ok5 * 1000.0 / (double)(f->last_ok_ms - 500 - 5000);
+}
+
+/* After 5 s the fleet gets >= 90 % of the quota (to its last call: the
+ * workers that finish early leave their share to the others) with <= 5 %
+ * of calls throttled. */
+static void test_shared_quota(void)
+{
+        static fleet_t f;
+        const int even[FLEET_W] = {1650, 1650, 1650, 1650};
+        const int uneven[FLEET_W] = {1400, 1650, 1650, 1900};
+        struct {
+                const int *per;
+                int per_ms;
+        } cases[] = {{even, 2}, {even, 5}, {uneven, 2}, {uneven, 1}};
+
+        for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+                for (uint32_t seed = 1; seed <= 3; seed++) {
+                        double ok =
+                            fleet_run(&f, cases[c].per, seed, cases[c].per_ms);
+                        double thr = f.thr5 / f.calls5;
+                        printf("shared quota %zu/%u: %.1f/s after 5 s, "
+                               "%.2f %% throttled, done at %.1f s\n",
+                               c, seed, ok, 100.0 * thr,
+                               (double)f.last_ok_ms / 1000.0);
+                        CHECK(ok >= 180.0);
+                        CHECK(thr <= 0.05);
+                }
+        }
 }
 
 int main(void)
@@ -209,6 +361,8 @@ int main(void)
         test_pacing();
         test_recovery();
         test_no_starvation();
+        test_cut_below_rate();
+        test_fair_growth();
         test_shared_quota();
         return tg_test_done("test_ratelimit");
 }
