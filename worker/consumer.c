@@ -111,9 +111,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 tg_log(TG_LOG_INFO, "assigned %d partitions", parts->cnt);
         } else {
                 /* Commit what is done while the partitions are ours. */
-                if (w->txn)
+                if (w->txn) {
                         tg_txn_commit(w);
-                else
+                        tg_txn_revoke(w);
+                } else
                         rd_kafka_commit(rk, NULL, 0);
                 for (int i = 0; i < parts->cnt; i++)
                         part_revoke(w, parts->elems[i].partition);

@@ -329,11 +329,13 @@ static void abort_and_rewind(tg_worker_t *w, const char *cause)
                cause);
         w->txn_aborting = 1;
         w->txn_committing = 0;
-        snapshot_free(w->txn_bg);
         held_drop(w);
-        if (bg_state(w->txn_bg) == BG_IDLE)
+        if (bg_state(w->txn_bg) == BG_IDLE) {
+                snapshot_free(w->txn_bg);
                 abort_start(w);
-        /* else the running job ends first; its result starts the abort */
+        }
+        /* else the running job (which may be reading the snapshot) ends
+         * first; commit_done frees the snapshot and starts the abort */
 }
 
 static void rewound(tg_worker_t *w)
@@ -415,6 +417,7 @@ static int commit_done(tg_worker_t *w, rd_kafka_error_t *e)
         if (w->txn_aborting) {
                 /* tg_txn_abort came while it ran: the held messages were
                  * dropped, so read again from what is committed now. */
+                snapshot_free(w->txn_bg);
                 if (e) {
                         rd_kafka_error_destroy(e);
                         abort_start(w);
@@ -508,20 +511,38 @@ static void txn_next(tg_worker_t *w, int now)
                 commit_start(w);
 }
 
-/* Commits now and waits (a rebalance, the end): after the commit already
- * running, if any, and the held messages it released. */
+/* Commits now and waits (a rebalance, the end): the commit already
+ * running, if any, then the transaction its held messages went into, and
+ * so on, for a few rounds (each is bounded by TXN_TIMEOUT_MS). Returns 0
+ * when nothing is left open, -1 otherwise. */
 int tg_txn_commit(tg_worker_t *w)
 {
-        int rc;
-
         if (!w->txn || !w->txn_bg)
                 return 0;
-        rc = bg_wait(w);
-        if (!w->txn_open && !w->txn_committing && !w->txn_aborting)
-                return rc == -1 ? -1 : 0;
-        txn_next(w, 1);
-        rc = bg_wait(w);
-        return rc == -1 || w->txn_aborting ? -1 : 0;
+        for (int round = 0; round < 4; round++) {
+                bg_wait(w);
+                if (!w->txn_open && !w->txn_committing && !w->txn_aborting)
+                        return 0;
+                if (bg_state(w->txn_bg) == BG_IDLE)
+                        txn_next(w, 1);
+        }
+        bg_wait(w);
+        return w->txn_open || w->txn_committing || w->txn_aborting ? -1 : 0;
+}
+
+/* The partitions go (eager rebalance: all of them), after tg_txn_commit
+ * had its chance. Whatever it could not commit must not commit later:
+ * the offsets of its requests are no longer ours, so its messages would
+ * commit without them, and the new owner, reading those requests again,
+ * would publish them a second time. Abort it (held messages are dropped);
+ * the requests are answered by whoever reads them next. */
+void tg_txn_revoke(tg_worker_t *w)
+{
+        if (!w->txn || !w->txn_bg || w->txn_aborting)
+                return;
+        if (w->txn_open || w->txn_committing || w->txn_held)
+                abort_and_rewind(w, "partitions revoked before the "
+                                    "transaction committed");
 }
 
 void tg_txn_tick(tg_worker_t *w)

@@ -222,6 +222,7 @@ int tg_txn_hold(tg_worker_t *w, const char *topic, const void *key,
                 rd_kafka_headers_t *hdrs);
 void tg_txn_offset(tg_worker_t *w, int32_t partition, int64_t offset);
 int tg_txn_commit(tg_worker_t *w);
+void tg_txn_revoke(tg_worker_t *w);
 void tg_txn_abort(tg_worker_t *w, const char *why);
 void tg_txn_tick(tg_worker_t *w);
 

@@ -1,8 +1,9 @@
 """Bedrock storms, one after another, on a running stream: 50 % throttling
 for 20 s, then every call answered 503 ServiceUnavailableException for 10 s,
 then answers slower than --request-timeout-ms. Throttling slows the workers
-(backoff with jitter, adaptive concurrency); a request that runs out of
-attempts ends `failed` with the AWS error and its reservation released; a
+(a per-model rate learned from the throttles; throttled calls wait for it
+and do not use up attempts); a request that runs out of attempts on other
+errors ends `failed` with the AWS error and its reservation released; a
 call that timed out is not charged (the worker never learnt its usage).
 """
 
@@ -36,8 +37,11 @@ def test_bedrock_storms(tmp_path, brokers, topics, ledger_redis):
     finally:
         sim.stop()
     storm = {k: v for k, v in peaks.items() if k != "calm"}
-    assert by_type.get("ThrottlingException", 0) > 50, by_type
-    assert by_type.get("ServiceUnavailableException", 0) > 50, by_type
+    # Each storm reached the workers. Fewer calls than requests meet it:
+    # the rate each worker learns from the throttles paces its calls (the
+    # point of it), through the 503 storm too.
+    assert by_type.get("ThrottlingException", 0) >= 20, by_type
+    assert by_type.get("ServiceUnavailableException", 0) >= 10, by_type
     failed = figures["decisions"].get("failed", 0)
     report("Bedrock storms: 50 % throttling 20 s, then 100 % 503 for 10 s, "
            f"then answers past the {TIMEOUT_MS} ms timeout for 8 s",
