@@ -273,7 +273,9 @@ static void check_canonical(const char *creq, const tg_sigv4_request_t *rq,
                 FZ_CHECK(!strstr(colon + 1, "  "));
                 for (char *c = colon + 1; *c; c++)
                         FZ_CHECK((unsigned char)*c >= 0x20 && *c != 0x7f);
-                if (strlen(sh) + strlen(h) + 2 < sh_size) {
+                /* ";" (after the first), the name and the NUL fit: the
+                 * signer takes up to sh_size - 1 characters too */
+                if (strlen(sh) + (i ? 1 : 0) + strlen(h) + 1 <= sh_size) {
                         if (i)
                                 strcat(sh, ";");
                         strcat(sh, h);
