@@ -46,6 +46,8 @@ static const opt_t opts[] = {
      TG_OPT_KAFKA | TG_OPT_WORKER | TG_OPT_REDIS, "debug|info|warn|error"},
     {"max-inflight", "TOLLGATE_MAX_INFLIGHT", I(max_inflight), TG_OPT_WORKER,
      "requests in flight per process"},
+    {"admit-window", "TOLLGATE_ADMIT_WINDOW", I(admit_window), TG_OPT_WORKER,
+     "admissions awaiting Redis at once (0: no limit); more wait their turn"},
     {"max-attempts", "TOLLGATE_MAX_ATTEMPTS", I(max_attempts), TG_OPT_WORKER,
      "Bedrock attempts per request (retryable errors)"},
     {"backoff-base-ms", "TOLLGATE_BACKOFF_BASE_MS", I(backoff_base_ms),
@@ -125,6 +127,7 @@ void tg_config_init(tg_config_t *c)
         set_str(&c->log_level, "info");
         set_str(&c->metrics_labels, "costCenter,applicationId,environment");
         c->max_inflight = 4096;
+        c->admit_window = 256;
         c->max_attempts = 6;
         c->backoff_base_ms = 100;
         c->backoff_cap_ms = 20000;

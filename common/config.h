@@ -34,6 +34,7 @@ typedef struct tg_config {
         char *log_level;
         char *metrics_labels; /* tag keys used as metric labels, comma list */
         int64_t max_inflight;
+        int64_t admit_window; /* admissions awaiting Redis, 0 no limit */
         int64_t max_attempts;
         int64_t backoff_base_ms;
         int64_t backoff_cap_ms;

@@ -238,6 +238,7 @@ void tg_jobs_redis_up(tg_worker_t *w)
                 tg_job_t *j = tg_job_list_pop(&w->wait_redis);
                 j->redis_fn(j);
         }
+        tg_jobs_admit_more(w);
 }
 
 /* A job's messages are ready. Without transactions they are produced now

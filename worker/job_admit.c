@@ -77,6 +77,31 @@ static int admit_send(tg_job_t *j)
                               a.v, a.l, on_admit, j);
 }
 
+/* At most --admit-window admissions await Redis at once; the rest wait
+ * here, oldest first. Redis answers a connection in order, so without it a
+ * settlement sent behind a whole batch of admissions (the consumer hands
+ * over up to --max-inflight at once) waited for all of them: finished jobs
+ * piled up against --max-inflight and the pipeline moved in convoys
+ * (RESULTS.md, F8). */
+static int admit_slot(tg_job_t *j)
+{
+        tg_worker_t *w = j->w;
+        int64_t win = w->conf->admit_window;
+
+        if (win <= 0 || w->admits_out < (size_t)win)
+                return 1;
+        tg_job_list_push(&w->wait_admit, j);
+        return 0;
+}
+
+void tg_jobs_admit_more(tg_worker_t *w)
+{
+        int64_t win = w->conf->admit_window;
+
+        while (w->wait_admit.len && (win <= 0 || w->admits_out < (size_t)win))
+                tg_job_admit(tg_job_list_pop(&w->wait_admit));
+}
+
 void tg_job_admit(tg_job_t *j)
 {
         tg_worker_t *w = j->w;
@@ -93,8 +118,12 @@ void tg_job_admit(tg_job_t *j)
                 tg_job_finish(j);
                 return;
         }
+        if (!admit_slot(j))
+                return;
         if (admit_send(j))
                 tg_job_wait_redis(j, tg_job_admit);
+        else
+                w->admits_out++;
 }
 
 static const char *elem(redisReply *r, size_t i)
@@ -175,6 +204,8 @@ static void on_admit(tg_ledger_t *l, redisReply *r, void *opaque)
         tg_job_t *j = opaque;
         const char *verdict;
 
+        j->w->admits_out--;
+        tg_jobs_admit_more(j->w);
         if (!r) {
                 tg_job_wait_redis(j, tg_job_admit);
                 return;

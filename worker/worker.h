@@ -159,6 +159,8 @@ struct tg_worker {
         int budgets_loaded;
         tg_job_list_t wait_budgets; /* jobs waiting for a (re)load */
         tg_job_list_t wait_redis;   /* jobs waiting for Redis to return */
+        tg_job_list_t wait_admit;   /* jobs waiting for an admission slot */
+        size_t admits_out;          /* admissions sent, reply pending */
         tg_model_gate_t *gates;
         size_t n_gates;
         /* offsets */
@@ -258,6 +260,8 @@ void tg_job_output(tg_job_t *j, int (*emit)(tg_job_t *));
 void tg_job_after(tg_job_t *j, int64_t ms, void (*fn)(tg_job_t *));
 void tg_job_free(tg_job_t *j);
 void tg_job_wait_redis(tg_job_t *j, void (*fn)(tg_job_t *));
+/* Sends waiting admissions while --admit-window has room. */
+void tg_jobs_admit_more(tg_worker_t *w);
 void tg_jobs_redis_up(tg_worker_t *w);
 
 /* budgets.c */
