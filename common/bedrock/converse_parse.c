@@ -5,16 +5,20 @@
  * https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html
  * The usage drives settlement, so anything that is not exactly a count is
  * refused rather than guessed at.
+ *
+ * Read with common/jsonr.c (strict, no tree) rather than jansson, which cost
+ * 84 k instructions a response (RESULTS.md, F9); the old jansson parser is
+ * the oracle of tests/unit/test_converse.c and the fuzz target, which hold
+ * this one to the same verdicts, results and error words.
  */
 #include "converse.h"
 
-#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "tgjson.h"
+#include "jsonr.h"
 
 static int fail(char *errstr, size_t size, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -31,135 +35,141 @@ static int fail(char *errstr, size_t size, const char *fmt, ...)
         return -1;
 }
 
-/* A count in 0..TG_CONVERSE_COUNT_MAX; absent is 0 unless required. */
-static int get_count(json_t *obj, const char *where, const char *key,
-                     int required, int64_t *out, char *errstr, size_t size)
-{
-        json_t *v = json_object_get(obj, key);
+/* A body: the text and its end, for the lookups. */
+typedef struct doc {
+        const char *end;
+} doc_t;
 
+/* A count in 0..TG_CONVERSE_COUNT_MAX at v; absent (v NULL) is 0 unless
+ * required. */
+static int get_count(const doc_t *d, const char *v, const char *where,
+                     const char *key, int required, int64_t *out, char *errstr,
+                     size_t size)
+{
         *out = 0;
         if (!v && !required)
                 return 0;
         if (!v)
                 return fail(errstr, size, "%s.%s: missing", where, key);
-        if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-            json_integer_value(v) > TG_CONVERSE_COUNT_MAX)
+        if (!tg_jsonr_int(v, d->end, out) || *out < 0 ||
+            *out > TG_CONVERSE_COUNT_MAX) {
+                *out = 0;
                 return fail(errstr, size,
                             "%s.%s: must be an integer from 0 to %lld", where,
                             key, TG_CONVERSE_COUNT_MAX);
-        *out = json_integer_value(v);
+        }
         return 0;
 }
 
-static int parse_usage(json_t *root, tg_usage_t *u, char *errstr, size_t size)
+static int parse_usage(const doc_t *d, const char *usage, tg_usage_t *u,
+                       char *errstr, size_t size)
 {
-        json_t *usage = json_object_get(root, "usage");
+        static const char *const keys[] = {
+            "inputTokens", "outputTokens", "totalTokens",
+            "cacheReadInputTokens", "cacheWriteInputTokens"};
+        int64_t *out[] = {&u->input_tokens, &u->output_tokens, NULL,
+                          &u->cache_read_tokens, &u->cache_write_tokens};
+        const char *v[5];
         int64_t total;
 
-        if (!json_is_object(usage))
+        if (!usage || *usage != '{')
                 return fail(errstr, size, "usage: missing or not an object");
-        if (get_count(usage, "usage", "inputTokens", 1, &u->input_tokens,
-                      errstr, size) ||
-            get_count(usage, "usage", "outputTokens", 1, &u->output_tokens,
-                      errstr, size) ||
-            get_count(usage, "usage", "totalTokens", 1, &total, errstr, size) ||
-            get_count(usage, "usage", "cacheReadInputTokens", 0,
-                      &u->cache_read_tokens, errstr, size) ||
-            get_count(usage, "usage", "cacheWriteInputTokens", 0,
-                      &u->cache_write_tokens, errstr, size))
-                return -1;
+        tg_jsonr_fields(usage, d->end, keys, 5, v);
+        for (int i = 0; i < 5; i++)
+                if (get_count(d, v[i], "usage", keys[i], i < 3,
+                              out[i] ? out[i] : &total, errstr, size))
+                        return -1;
         return 0;
 }
 
-static int parse_metrics(json_t *root, int64_t *latency_ms, char *errstr,
-                         size_t size)
+static int parse_metrics(const doc_t *d, const char *metrics,
+                         int64_t *latency_ms, char *errstr, size_t size)
 {
-        json_t *metrics = json_object_get(root, "metrics");
-
         *latency_ms = 0;
         if (!metrics)
                 return 0;
-        if (!json_is_object(metrics))
+        if (*metrics != '{')
                 return fail(errstr, size, "metrics: must be an object");
-        return get_count(metrics, "metrics", "latencyMs", 0, latency_ms, errstr,
-                         size);
+        return get_count(d, tg_jsonr_get(metrics, d->end, "latencyMs"),
+                         "metrics", "latencyMs", 0, latency_ms, errstr, size);
 }
 
 /* Required, but copied leniently: the call has been billed by now, and a
  * stop reason newer or longer than the ones known today is no reason to
  * throw the answer away. Bytes outside printable ASCII become '?', so the
  * truncated copy is always valid UTF-8 for the events. */
-static int parse_stop(json_t *root, char *out, size_t out_size, char *errstr,
-                      size_t size)
+static int parse_stop(const doc_t *d, const char *v, char *out, size_t out_size,
+                      char *errstr, size_t size)
 {
-        json_t *v = json_object_get(root, "stopReason");
-        const char *s = json_string_value(v);
-        size_t i;
+        char small[256], *buf = small;
+        size_t raw, n, i;
 
-        if (!json_is_string(v))
+        if (!v || *v != '"')
                 return fail(errstr, size,
                             "stopReason: missing or not a string");
-        for (i = 0; s[i] && i + 1 < out_size; i++)
-                out[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
+        raw = tg_jsonr_raw_len(v, d->end);
+        if (raw > sizeof(small) && !(buf = malloc(raw)))
+                return fail(errstr, size, "out of memory");
+        n = tg_jsonr_str(v, d->end, buf);
+        for (i = 0; i < n && i + 1 < out_size; i++)
+                out[i] = (buf[i] >= 0x20 && buf[i] < 0x7f) ? buf[i] : '?';
         out[i] = '\0';
+        if (buf != small)
+                free(buf);
         return 0;
 }
 
-/* Sum of the text blocks' lengths; -1 when a block is malformed. */
-static int text_length(json_t *content, size_t *total, char *errstr,
-                       size_t size)
+/* Checks the content blocks and sums the raw lengths of their texts,
+ * which bound the unescaped ones. */
+static int text_bound(const doc_t *d, const char *content, size_t *total,
+                      char *errstr, size_t size)
 {
-        size_t i;
-        json_t *block;
+        size_t i = 0;
 
         *total = 0;
-        json_array_foreach(content, i, block)
-        {
-                json_t *t = json_object_get(block, "text");
+        for (const char *b = tg_jsonr_first(content, d->end); b;
+             b = tg_jsonr_next(b, d->end), i++) {
+                const char *t = tg_jsonr_get(b, d->end, "text");
 
-                if (!json_is_object(block))
+                if (*b != '{')
                         return fail(errstr, size,
                                     "output.message.content[%zu]: not an "
                                     "object",
                                     i);
-                if (t && !json_is_string(t))
+                if (t && *t != '"')
                         return fail(errstr, size,
                                     "output.message.content[%zu].text: not "
                                     "a string",
                                     i);
-                *total += t ? json_string_length(t) : 0;
+                *total += t ? tg_jsonr_raw_len(t, d->end) : 0;
         }
         return 0;
 }
 
 /* Concatenates the text blocks. Reasoning, tool use and media blocks carry
  * no answer text; their tokens are already in usage. */
-static int parse_text(json_t *root, tg_converse_result_t *out, char *errstr,
-                      size_t size)
+static int parse_text(const doc_t *d, const char *output,
+                      tg_converse_result_t *out, char *errstr, size_t size)
 {
-        json_t *msg =
-            json_object_get(json_object_get(root, "output"), "message");
-        json_t *content = json_object_get(msg, "content"), *block;
-        size_t i, total, at = 0;
+        const char *msg = tg_jsonr_get(output, d->end, "message");
+        const char *content = tg_jsonr_get(msg, d->end, "content");
+        size_t total, at = 0;
 
-        if (!json_is_array(content))
+        if (!content || *content != '[')
                 return fail(errstr, size,
                             "output.message.content: missing or not an "
                             "array");
-        if (text_length(content, &total, errstr, size))
+        if (text_bound(d, content, &total, errstr, size))
                 return -1;
         out->text = malloc(total + 1);
         if (!out->text)
                 return fail(errstr, size, "out of memory");
-        json_array_foreach(content, i, block)
-        {
-                json_t *t = json_object_get(block, "text");
+        for (const char *b = tg_jsonr_first(content, d->end); b;
+             b = tg_jsonr_next(b, d->end)) {
+                const char *t = tg_jsonr_get(b, d->end, "text");
 
-                if (!t)
-                        continue;
-                memcpy(out->text + at, json_string_value(t),
-                       json_string_length(t));
-                at += json_string_length(t);
+                if (t)
+                        at += tg_jsonr_str(t, d->end, out->text + at);
         }
         out->text[at] = '\0';
         out->text_len = at;
@@ -169,8 +179,11 @@ static int parse_text(json_t *root, tg_converse_result_t *out, char *errstr,
 int tg_converse_parse(const char *body, size_t len, tg_converse_result_t *out,
                       char *errstr, size_t errstr_size)
 {
-        json_error_t jerr;
-        json_t *root = NULL;
+        static const char *const root_keys[] = {"usage", "metrics",
+                                                "stopReason", "output"};
+        char jerr[160];
+        doc_t d;
+        const char *root, *v[4];
         int rc = -1;
 
         memset(out, 0, sizeof(*out));
@@ -179,26 +192,37 @@ int tg_converse_parse(const char *body, size_t len, tg_converse_result_t *out,
                      TG_CONVERSE_BODY_MAX);
                 goto err;
         }
-        if (!tg_json_depth_ok(body, len, TG_CONVERSE_DEPTH_MAX)) {
+        switch (tg_jsonr_check(body, len, TG_CONVERSE_DEPTH_MAX, 1, jerr,
+                               sizeof(jerr))) {
+        case 0:
+                break;
+        case -2:
                 fail(errstr, errstr_size, "response: nested deeper than %d",
                      TG_CONVERSE_DEPTH_MAX);
                 goto err;
-        }
-        root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-        if (!json_is_object(root)) {
-                fail(errstr, errstr_size, "response: not a JSON object%s%s",
-                     root ? "" : ": ", root ? "" : jerr.text);
+        default:
+                fail(errstr, errstr_size, "response: not a JSON object: %s",
+                     jerr);
                 goto err;
         }
-        if (parse_usage(root, &out->usage, errstr, errstr_size) ||
-            parse_metrics(root, &out->latency_ms, errstr, errstr_size) ||
-            parse_stop(root, out->stop_reason, sizeof(out->stop_reason), errstr,
-                       errstr_size) ||
-            parse_text(root, out, errstr, errstr_size))
+        d.end = body + len;
+        for (root = body;
+             *root == ' ' || *root == '\t' || *root == '\n' || *root == '\r';
+             root++) /* checked: a '{' or '[' comes first */
+                ;
+        if (*root != '{') {
+                fail(errstr, errstr_size, "response: not a JSON object");
+                goto err;
+        }
+        tg_jsonr_fields(root, d.end, root_keys, 4, v);
+        if (parse_usage(&d, v[0], &out->usage, errstr, errstr_size) ||
+            parse_metrics(&d, v[1], &out->latency_ms, errstr, errstr_size) ||
+            parse_stop(&d, v[2], out->stop_reason, sizeof(out->stop_reason),
+                       errstr, errstr_size) ||
+            parse_text(&d, v[3], out, errstr, errstr_size))
                 goto err;
         rc = 0;
 err:
-        json_decref(root);
         if (rc)
                 tg_converse_result_free(out);
         return rc;

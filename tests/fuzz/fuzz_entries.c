@@ -53,4 +53,5 @@ static void fuzz_fail(const char *what, const char *file, int line)
 #include "fuzz_entry_request.c"
 #include "fuzz_entry_catalog.c"
 #include "fuzz_entry_sigv4.c"
+#include "../unit/converse_parse_jansson.c"
 #include "fuzz_entry_converse.c"

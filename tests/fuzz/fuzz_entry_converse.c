@@ -64,6 +64,36 @@ static void fuzz_classify(const uint8_t *data, size_t size)
         }
 }
 
+/* The jansson parser jsonr replaced is the oracle: same verdict, same
+ * result, same words after the syntax. One exception: jansson swallows a
+ * NUL byte right after a number (tests/unit/test_jsonr.c), jsonr does not. */
+static void check_oracle(const uint8_t *data, size_t size,
+                         const tg_converse_result_t *out, int r,
+                         const char *err)
+{
+        tg_converse_result_t o;
+        char oerr[512] = "";
+        int ro = tg_converse_parse_jansson((const char *)data, size, &o, oerr,
+                                           sizeof(oerr));
+
+        if (r && memchr(data, '\0', size)) { /* jansson may read past it */
+                tg_converse_result_free(&o);
+                return;
+        }
+        FZ_CHECK(r == ro);
+        if (!r && !ro) {
+                FZ_CHECK(out->text_len == o.text_len &&
+                         memcmp(out->text, o.text, o.text_len) == 0);
+                FZ_CHECK(strcmp(out->stop_reason, o.stop_reason) == 0);
+                FZ_CHECK(memcmp(&out->usage, &o.usage, sizeof(o.usage)) == 0);
+                FZ_CHECK(out->latency_ms == o.latency_ms);
+        } else if (r && ro) {
+                FZ_CHECK(oj_syntax_class(oerr) ? oj_syntax_class(err)
+                                               : strcmp(err, oerr) == 0);
+        }
+        tg_converse_result_free(&o);
+}
+
 int tg_fuzz_converse(const uint8_t *data, size_t size)
 {
         tg_converse_result_t out;
@@ -105,6 +135,7 @@ int tg_fuzz_converse(const uint8_t *data, size_t size)
                             tg_cost_usage(&tg_catalog_model_at(cat, i)->price,
                                           u) >= 0);
         }
+        check_oracle(data, size, &out, r, err);
         tg_converse_result_free(&out);
         FZ_CHECK(out.text == NULL);
 
