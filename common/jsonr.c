@@ -121,6 +121,30 @@ const char *tg_jsonr_get(const char *obj, const char *end, const char *key)
         return v;
 }
 
+const char *tg_jsonr_member(const char *obj, const char *end, const char *prev,
+                            const char **key, size_t *key_len)
+{
+        const char *p, *q;
+
+        if (!obj || obj >= end || *obj != '{')
+                return NULL;
+        if (!prev) {
+                p = ws(obj + 1, end);
+        } else {
+                p = ws(skip(prev, end), end);
+                if (p >= end || *p != ',')
+                        return NULL;
+                p = ws(p + 1, end);
+        }
+        if (p >= end || *p != '"')
+                return NULL;
+        q = skip_string(p, end);
+        *key = p + 1;
+        *key_len = (size_t)(q - 1 - (p + 1));
+        p = ws(ws(q, end) + 1, end); /* past ':' */
+        return p < end ? p : NULL;
+}
+
 const char *tg_jsonr_first(const char *arr, const char *end)
 {
         const char *p;

@@ -40,6 +40,12 @@ const char *tg_jsonr_get(const char *obj, const char *end, const char *key);
 void tg_jsonr_fields(const char *obj, const char *end, const char *const *keys,
                      size_t n, const char **vals);
 
+/* Object iteration, in the text's order: the first member's value (prev
+ * NULL), then the one after prev; NULL after the last or when obj is not an
+ * object. *key and *key_len are the member's key, raw (tg_jsonr_unescape). */
+const char *tg_jsonr_member(const char *obj, const char *end, const char *prev,
+                            const char **key, size_t *key_len);
+
 /* Array iteration: the first element of `arr` (NULL if empty or not an
  * array), then the element after `elem` (NULL after the last). */
 const char *tg_jsonr_first(const char *arr, const char *end);

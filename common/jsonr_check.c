@@ -115,10 +115,10 @@ static int special_len(rd_t *r, int *esc)
         int k;
 
         if (c < 0x20)
-                return fail(r, "control character in a string");
+                return fail(r, "control character 0x%x in a string", c);
         if (c >= 0x80) {
                 k = tg_utf8_seq(r->p, (size_t)(r->end - r->p));
-                return k ? k : fail(r, "invalid UTF-8");
+                return k ? k : fail(r, "unable to decode byte 0x%x", c);
         }
         *esc = 1;
         if (r->p + 1 >= r->end)
@@ -163,7 +163,7 @@ static int digits(rd_t *r)
 
         while (r->p < r->end && *r->p >= '0' && *r->p <= '9')
                 r->p++;
-        return r->p > p0 ? 0 : fail(r, "invalid number");
+        return r->p > p0 ? 0 : fail(r, "invalid token");
 }
 
 /* jansson reads integers with strtoll and reals with strtod, and refuses
@@ -182,7 +182,8 @@ static int in_range(rd_t *r, const unsigned char *t, int real)
                                       *t == '-' ? "9223372036854775808"
                                                 : "9223372036854775807",
                                       19) > 0)
-                        return fail(r, "integer out of range");
+                        return fail(r, *t == '-' ? "too big negative integer"
+                                                 : "too big integer");
                 return 0;
         }
         if (n >= sizeof(small) && !(buf = malloc(n + 1)))
@@ -194,7 +195,7 @@ static int in_range(rd_t *r, const unsigned char *t, int real)
         if (buf != small)
                 free(buf);
         if ((v == HUGE_VAL || v == -HUGE_VAL) && errno == ERANGE)
-                return fail(r, "real number out of range");
+                return fail(r, "real number overflow");
         return 0;
 }
 
@@ -208,7 +209,7 @@ static int number(rd_t *r)
         if (r->p < r->end && *r->p == '0') {
                 r->p++;
                 if (r->p < r->end && *r->p >= '0' && *r->p <= '9')
-                        return fail(r, "invalid number");
+                        return fail(r, "invalid token");
         } else if (digits(r)) {
                 return -1;
         }
@@ -234,7 +235,7 @@ static int literal(rd_t *r, const char *word)
         size_t n = strlen(word);
 
         if ((size_t)(r->end - r->p) < n || memcmp(r->p, word, n))
-                return fail(r, "invalid literal");
+                return fail(r, "invalid token");
         r->p += n;
         return 0;
 }

@@ -2,6 +2,10 @@
  * Request parsing and validation. The rules are DESIGN.md's; the error texts
  * are what a pipeline owner reads in a completion event or at submit time, so
  * each names the field and the rule.
+ *
+ * Read with common/jsonr.c (strict, no tree; jansson cost 80 k instructions
+ * a request, RESULTS.md F9). The jansson parser it replaced is the oracle of
+ * tests/unit/test_request_oracle.c and of the request fuzz target.
  */
 #include "request.h"
 
@@ -11,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "jsonr.h"
 #include "tgjson.h"
 #include "tgtime.h"
 
@@ -78,26 +83,73 @@ int tg_tag_check(const char *key, const char *value, char *errstr,
         return 0;
 }
 
-static int parse_tags(tg_request_t *req, json_t *tags, char *errstr,
-                      size_t size)
+/* A string value of the document, unescaped and NUL-ended into
+ * req->strings (sized in tg_request_parse so that every string fits once). */
+static const char *keep(tg_request_t *req, const char *v, const char *end,
+                        size_t *len)
 {
-        const char *key;
-        json_t *val;
+        size_t raw = tg_jsonr_raw_len(v, end), n;
+        char *out;
 
-        if (!json_is_object(tags))
+        if (req->strings_used + raw + 1 > req->strings_cap)
+                return NULL;
+        out = req->strings + req->strings_used;
+        n = tg_jsonr_str(v, end, out);
+        out[n] = '\0';
+        req->strings_used += n + 1;
+        if (len)
+                *len = n;
+        return out;
+}
+
+/* A member's key, the same way. */
+static const char *keep_key(tg_request_t *req, const char *k, size_t raw)
+{
+        char *out;
+        size_t n;
+
+        if (req->strings_used + raw + 1 > req->strings_cap)
+                return NULL;
+        out = req->strings + req->strings_used;
+        n = tg_jsonr_unescape(k, raw, out);
+        out[n] = '\0';
+        req->strings_used += n + 1;
+        return out;
+}
+
+static size_t members(const char *obj, const char *end)
+{
+        const char *v = NULL, *k;
+        size_t n = 0, kl;
+
+        while ((v = tg_jsonr_member(obj, end, v, &k, &kl)))
+                n++;
+        return n;
+}
+
+static int parse_tags(tg_request_t *req, const char *tags, const char *end,
+                      char *errstr, size_t size)
+{
+        const char *v = NULL, *k, *key, *val;
+        size_t n = members(tags, end), kl;
+
+        if (!tags || *tags != '{')
                 return fail(errstr, size, "tags: required, must be an object");
-        if (json_object_size(tags) > TG_TAGS_MAX)
+        if (n > TG_TAGS_MAX)
                 return fail(errstr, size, "tags: at most %d tags, got %zu",
-                            TG_TAGS_MAX, json_object_size(tags));
-        json_object_foreach(tags, key, val)
-        {
-                if (!json_is_string(val))
+                            TG_TAGS_MAX, n);
+        while ((v = tg_jsonr_member(tags, end, v, &k, &kl))) {
+                if (!(key = keep_key(req, k, kl)))
+                        return fail(errstr, size, "out of memory");
+                if (*v != '"')
                         return fail(errstr, size,
                                     "tags.%.64s: value must be a string", key);
-                if (tg_tag_check(key, json_string_value(val), errstr, size))
+                if (!(val = keep(req, v, end, NULL)))
+                        return fail(errstr, size, "out of memory");
+                if (tg_tag_check(key, val, errstr, size))
                         return -1;
                 req->tags[req->n_tags].key = key;
-                req->tags[req->n_tags].value = json_string_value(val);
+                req->tags[req->n_tags].value = val;
                 req->n_tags++;
         }
         const char *app = tg_request_tag(req, "applicationId");
@@ -107,51 +159,58 @@ static int parse_tags(tg_request_t *req, json_t *tags, char *errstr,
         return 0;
 }
 
-static int parse_role(const char *s, tg_role_t *out)
+static int parse_role(const char *s, const char *end, tg_role_t *out)
 {
-        if (strcmp(s, "user") == 0)
-                *out = TG_ROLE_USER;
-        else if (strcmp(s, "assistant") == 0)
-                *out = TG_ROLE_ASSISTANT;
-        else if (strcmp(s, "system") == 0)
-                *out = TG_ROLE_SYSTEM;
-        else
+        static const char *const names[] = {"user", "assistant", "system"};
+        static const tg_role_t roles[] = {TG_ROLE_USER, TG_ROLE_ASSISTANT,
+                                          TG_ROLE_SYSTEM};
+        char buf[96]; /* no role takes more than 9 x 6 bytes escaped */
+        size_t n;
+
+        if (!s || *s != '"' || tg_jsonr_raw_len(s, end) >= sizeof(buf))
                 return -1;
-        return 0;
+        n = tg_jsonr_str(s, end, buf);
+        buf[n] = '\0';
+        for (int i = 0; i < 3; i++)
+                if (n == strlen(names[i]) && strcmp(buf, names[i]) == 0) {
+                        *out = roles[i];
+                        return 0;
+                }
+        return -1;
 }
 
-static int parse_message(tg_request_t *req, size_t i, json_t *m, char *errstr,
-                         size_t size)
+static int parse_message(tg_request_t *req, size_t i, const char *m,
+                         const char *end, char *errstr, size_t size)
 {
-        json_t *role = json_object_get(m, "role");
-        json_t *content = json_object_get(m, "content");
+        static const char *const keys[] = {"role", "content"};
+        const char *v[2];
         tg_message_t *msg = &req->messages[i];
 
-        if (!json_is_object(m))
+        tg_jsonr_fields(m, end, keys, 2, v);
+        if (*m != '{')
                 return fail(errstr, size,
                             "prompt.messages[%zu]: must be an object", i);
-        if (!json_is_string(role) ||
-            parse_role(json_string_value(role), &msg->role))
+        if (parse_role(v[0], end, &msg->role))
                 return fail(errstr, size,
                             "prompt.messages[%zu].role: must be one of "
                             "system, user, assistant",
                             i);
-        if (!json_is_string(content) || json_string_length(content) == 0)
+        if (!v[1] || *v[1] != '"' || tg_jsonr_raw_len(v[1], end) == 0)
                 return fail(errstr, size,
                             "prompt.messages[%zu].content: required, a "
                             "non-empty string",
                             i);
-        if (json_object_size(m) != 2)
+        if (members(m, end) != 2)
                 return fail(errstr, size,
                             "prompt.messages[%zu]: only role and content are "
                             "allowed",
                             i);
-        msg->content = json_string_value(content);
-        msg->content_len = json_string_length(content);
+        msg->content = keep(req, v[1], end, &msg->content_len);
+        if (!msg->content)
+                return fail(errstr, size, "out of memory");
         req->text_bytes += msg->content_len;
         return 0;
 }
-
 static int check_turns(const tg_request_t *req, char *errstr, size_t size)
 {
         for (size_t i = 0; i < req->n_messages; i++) {
@@ -168,12 +227,15 @@ static int check_turns(const tg_request_t *req, char *errstr, size_t size)
                     "prompt.messages: needs at least one user message");
 }
 
-static int parse_messages(tg_request_t *req, json_t *msgs, char *errstr,
-                          size_t size)
+static int parse_messages(tg_request_t *req, const char *msgs, const char *end,
+                          char *errstr, size_t size)
 {
-        size_t n = json_array_size(msgs);
+        size_t n = 0, i = 0;
+        const char *m;
 
-        if (!json_is_array(msgs) || n == 0)
+        for (m = tg_jsonr_first(msgs, end); m; m = tg_jsonr_next(m, end))
+                n++;
+        if (!msgs || *msgs != '[' || n == 0)
                 return fail(errstr, size,
                             "prompt.messages: required, a non-empty array");
         if (n > TG_MESSAGES_MAX)
@@ -184,32 +246,59 @@ static int parse_messages(tg_request_t *req, json_t *msgs, char *errstr,
         if (!req->messages)
                 return fail(errstr, size, "out of memory");
         req->n_messages = n;
-        for (size_t i = 0; i < n; i++)
-                if (parse_message(req, i, json_array_get(msgs, i), errstr,
-                                  size))
+        for (m = tg_jsonr_first(msgs, end); m; m = tg_jsonr_next(m, end), i++)
+                if (parse_message(req, i, m, end, errstr, size))
                         return -1;
         return check_turns(req, errstr, size);
 }
 
-static int get_int(json_t *v, const char *name, int64_t min, int64_t max,
-                   int64_t *out, char *errstr, size_t size)
+static int get_int(const char *v, const char *end, const char *name,
+                   int64_t min, int64_t max, int64_t *out, char *errstr,
+                   size_t size)
 {
-        if (!json_is_integer(v) || json_integer_value(v) < min ||
-            json_integer_value(v) > max)
+        int64_t x;
+
+        if (!tg_jsonr_int(v, end, &x) || x < min || x > max)
                 return fail(errstr, size,
                             "prompt.parameters.%s: must be an integer from "
                             "%lld to %lld",
                             name, (long long)min, (long long)max);
-        *out = json_integer_value(v);
+        *out = x;
         return 0;
 }
 
-static int get_unit(json_t *v, const char *name, double *out, char *errstr,
-                    size_t size)
+/* A number's value as jansson gives it: an integer converted, a real as
+ * strtod reads it. */
+static int number_value(const char *v, const char *end, double *out)
 {
-        double d = json_number_value(v);
+        char small[64], *buf = small;
+        size_t n = 0;
+        int64_t x;
 
-        if (!json_is_number(v) || !isfinite(d) || d < 0.0 || d > 1.0)
+        if (!v || v >= end || !(*v == '-' || (*v >= '0' && *v <= '9')))
+                return -1;
+        if (tg_jsonr_int(v, end, &x)) {
+                *out = (double)x;
+                return 0;
+        }
+        while (v + n < end && strchr("+-.0123456789eE", v[n]))
+                n++;
+        if (n >= sizeof(small) && !(buf = malloc(n + 1)))
+                return -1;
+        memcpy(buf, v, n);
+        buf[n] = '\0';
+        *out = strtod(buf, NULL);
+        if (buf != small)
+                free(buf);
+        return 0;
+}
+
+static int get_unit(const char *v, const char *end, const char *name,
+                    double *out, char *errstr, size_t size)
+{
+        double d = 0.0;
+
+        if (number_value(v, end, &d) || !isfinite(d) || d < 0.0 || d > 1.0)
                 return fail(errstr, size,
                             "prompt.parameters.%s: must be a number from 0 "
                             "to 1",
@@ -218,23 +307,23 @@ static int get_unit(json_t *v, const char *name, double *out, char *errstr,
         return 0;
 }
 
-static int parse_param(tg_request_t *req, const char *key, json_t *v,
-                       char *errstr, size_t size)
+static int parse_param(tg_request_t *req, const char *key, const char *v,
+                       const char *end, char *errstr, size_t size)
 {
         tg_params_t *p = &req->params;
 
         if (strcmp(key, "max_tokens") == 0)
-                return get_int(v, key, 1, 1000000, &p->max_tokens, errstr,
+                return get_int(v, end, key, 1, 1000000, &p->max_tokens, errstr,
                                size);
         if (strcmp(key, "top_k") == 0)
-                return get_int(v, key, 1, 500, &p->top_k, errstr, size);
+                return get_int(v, end, key, 1, 500, &p->top_k, errstr, size);
         if (strcmp(key, "temperature") == 0) {
                 p->has_temperature = 1;
-                return get_unit(v, key, &p->temperature, errstr, size);
+                return get_unit(v, end, key, &p->temperature, errstr, size);
         }
         if (strcmp(key, "top_p") == 0) {
                 p->has_top_p = 1;
-                return get_unit(v, key, &p->top_p, errstr, size);
+                return get_unit(v, end, key, &p->top_p, errstr, size);
         }
         return fail(errstr, size,
                     "prompt.parameters.%.64s: unknown parameter (allowed: "
@@ -242,71 +331,79 @@ static int parse_param(tg_request_t *req, const char *key, json_t *v,
                     key);
 }
 
-static int parse_prompt(tg_request_t *req, json_t *prompt, char *errstr,
-                        size_t size)
+static int parse_prompt(tg_request_t *req, const char *prompt, const char *end,
+                        char *errstr, size_t size)
 {
-        json_t *params, *v;
-        const char *key;
+        static const char *const keys[] = {"messages", "parameters"};
+        const char *f[2], *v = NULL, *k, *key;
+        size_t kl;
 
-        if (!json_is_object(prompt))
+        if (!prompt || *prompt != '{')
                 return fail(errstr, size, "prompt: required, an object");
-        if (parse_messages(req, json_object_get(prompt, "messages"), errstr,
-                           size))
+        tg_jsonr_fields(prompt, end, keys, 2, f);
+        if (parse_messages(req, f[0], end, errstr, size))
                 return -1;
-        params = json_object_get(prompt, "parameters");
-        if (!params)
+        if (!f[1])
                 return 0;
-        if (!json_is_object(params))
+        if (*f[1] != '{')
                 return fail(errstr, size,
                             "prompt.parameters: must be an object");
-        json_object_foreach(params, key, v)
-        {
-                if (parse_param(req, key, v, errstr, size))
+        while ((v = tg_jsonr_member(f[1], end, v, &k, &kl))) {
+                if (!(key = keep_key(req, k, kl)))
+                        return fail(errstr, size, "out of memory");
+                if (parse_param(req, key, v, end, errstr, size))
                         return -1;
         }
         return 0;
 }
 
-static int parse_envelope(tg_request_t *req, char *errstr, size_t size)
+static int parse_envelope(tg_request_t *req, const char *id, const char *ts,
+                          const char *end, char *errstr, size_t size)
 {
-        json_t *id = json_object_get(req->root, "requestId");
-        json_t *ts = json_object_get(req->root, "timestamp");
+        char buf[6 * (TG_REQUEST_ID_MAX + 2)]; /* all escaped, and more */
+        size_t raw, n;
         int64_t us;
 
         if (id) {
-                if (!json_is_string(id) ||
-                    !tg_request_id_valid(json_string_value(id),
-                                         json_string_length(id)))
+                raw = tg_jsonr_raw_len(id, end);
+                n = *id == '"' && raw < sizeof(buf) ? tg_jsonr_str(id, end, buf)
+                                                    : 0;
+                if (*id != '"' || raw >= sizeof(buf) ||
+                    !tg_request_id_valid(buf, n))
                         return fail(errstr, size,
                                     "requestId: must be 1-%d characters of "
                                     "[A-Za-z0-9._:-]",
                                     TG_REQUEST_ID_MAX);
-                memcpy(req->request_id, json_string_value(id),
-                       json_string_length(id) + 1);
+                memcpy(req->request_id, buf, n);
+                req->request_id[n] = '\0';
         }
         if (ts) {
-                if (!json_is_string(ts) ||
-                    json_string_length(ts) >= sizeof(req->timestamp) ||
-                    tg_time_parse_rfc3339(json_string_value(ts), &us))
+                raw = tg_jsonr_raw_len(ts, end);
+                n = *ts == '"' && raw < sizeof(buf) ? tg_jsonr_str(ts, end, buf)
+                                                    : 0;
+                buf[n] = '\0';
+                if (*ts != '"' || raw >= sizeof(buf) ||
+                    n >= sizeof(req->timestamp) ||
+                    tg_time_parse_rfc3339(buf, &us))
                         return fail(errstr, size,
                                     "timestamp: must be RFC 3339 UTC, e.g. "
                                     "2026-11-27T10:00:00Z");
-                memcpy(req->timestamp, json_string_value(ts),
-                       json_string_length(ts) + 1);
+                memcpy(req->timestamp, buf, n + 1);
         }
         return 0;
 }
-
-static int check_fields(json_t *root, char *errstr, size_t size)
+static int check_fields(tg_request_t *req, const char *root, const char *end,
+                        char *errstr, size_t size)
 {
         static const char *allowed[] = {"requestId", "timestamp", "model",
                                         "prompt", "tags"};
-        const char *key;
-        json_t *v;
+        const char *v = NULL, *k, *key;
+        size_t kl;
 
-        json_object_foreach(root, key, v)
-        {
+        while ((v = tg_jsonr_member(root, end, v, &k, &kl))) {
                 size_t i;
+                if (!(key = keep_key(req, k, kl)))
+                        return fail(errstr, size, "out of memory");
                 for (i = 0; i < 5; i++)
                         if (strcmp(key, allowed[i]) == 0)
                                 break;
@@ -320,63 +417,93 @@ static int check_fields(json_t *root, char *errstr, size_t size)
         return 0;
 }
 
-static int parse_model(tg_request_t *req, char *errstr, size_t size)
+static int parse_model(tg_request_t *req, const char *m, const char *end,
+                       char *errstr, size_t size)
 {
-        json_t *m = json_object_get(req->root, "model");
-        size_t n = json_string_length(m);
+        size_t n = 0;
 
-        if (!json_is_string(m) || n == 0 || n > TG_MODEL_MAX)
+        if (m && *m == '"')
+                req->model = keep(req, m, end, &n);
+        if (!req->model || n == 0 || n > TG_MODEL_MAX) {
+                req->model = NULL;
                 return fail(errstr, size,
                             "model: required, a catalog alias, model id or "
                             "inference profile");
-        req->model = json_string_value(m);
+        }
         return 0;
 }
 
-static int validate(tg_request_t *req, char *errstr, size_t size)
+enum { F_ID, F_TS, F_MODEL, F_PROMPT, F_TAGS, F_N };
+
+static int validate(tg_request_t *req, const char *root, const char *end,
+                    char *errstr, size_t size)
 {
+        static const char *const keys[F_N] = {"requestId", "timestamp", "model",
+                                              "prompt", "tags"};
+        const char *f[F_N];
         char tag_err[256];
 
+        tg_jsonr_fields(root, end, keys, F_N, f);
         /* A bad envelope is reported first, but the tags are read anyway:
          * an invalid request's events still need them for charge-back. */
-        if (parse_envelope(req, errstr, size)) {
-                parse_tags(req, json_object_get(req->root, "tags"), tag_err,
-                           sizeof(tag_err));
+        if (parse_envelope(req, f[F_ID], f[F_TS], end, errstr, size)) {
+                parse_tags(req, f[F_TAGS], end, tag_err, sizeof(tag_err));
                 return -1;
         }
-        if (parse_tags(req, json_object_get(req->root, "tags"), errstr, size))
+        if (parse_tags(req, f[F_TAGS], end, errstr, size))
                 return -1;
-        if (check_fields(req->root, errstr, size))
+        if (check_fields(req, root, end, errstr, size))
                 return -1;
-        if (parse_model(req, errstr, size))
+        if (parse_model(req, f[F_MODEL], end, errstr, size))
                 return -1;
-        return parse_prompt(req, json_object_get(req->root, "prompt"), errstr,
-                            size);
+        return parse_prompt(req, f[F_PROMPT], end, errstr, size);
+}
+
+/* Room for every string of the document once, unescaped (never longer),
+ * each with its NUL: a string takes 2 bytes at least, so len / 2 NULs. */
+static int strings_alloc(tg_request_t *req, size_t len)
+{
+        req->strings_cap = len + len / 2 + 16;
+        req->strings = malloc(req->strings_cap);
+        return req->strings ? 0 : -1;
 }
 
 tg_parse_result_t tg_request_parse(tg_request_t *req, const char *buf,
                                    size_t len, size_t max_size, char *errstr,
                                    size_t errstr_size)
 {
-        json_error_t jerr;
+        char jerr[160];
+        const char *root, *end = buf + len;
 
         memset(req, 0, sizeof(*req));
         if (!max_size)
                 max_size = TG_REQUEST_SIZE_DEFAULT;
-        if (!tg_json_depth_ok(buf, len, TG_JSON_DEPTH_MAX)) {
+        switch (tg_jsonr_check(buf, len, TG_JSON_DEPTH_MAX, 1, jerr,
+                               sizeof(jerr))) {
+        case 0:
+                break;
+        case -2:
                 fail(errstr, errstr_size, "JSON nested deeper than %d",
                      TG_JSON_DEPTH_MAX);
                 return TG_PARSE_NOT_JSON;
-        }
-        req->root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &jerr);
-        if (!req->root || !json_is_object(req->root)) {
-                fail(errstr, errstr_size, "not a JSON object: %s",
-                     req->root ? "top level is not an object" : jerr.text);
-                json_decref(req->root);
-                req->root = NULL;
+        default:
+                fail(errstr, errstr_size, "not a JSON object: %s", jerr);
                 return TG_PARSE_NOT_JSON;
         }
-        if (validate(req, errstr, errstr_size))
+        for (root = buf;
+             *root == ' ' || *root == '\t' || *root == '\n' || *root == '\r';
+             root++) /* checked: a '{' or '[' comes first */
+                ;
+        if (*root != '{') {
+                fail(errstr, errstr_size,
+                     "not a JSON object: top level is not an object");
+                return TG_PARSE_NOT_JSON;
+        }
+        if (strings_alloc(req, len)) {
+                fail(errstr, errstr_size, "not a JSON object: out of memory");
+                return TG_PARSE_NOT_JSON;
+        }
+        if (validate(req, root, end, errstr, errstr_size))
                 return TG_PARSE_INVALID;
         if (len > max_size) {
                 fail(errstr, errstr_size,
@@ -389,7 +516,7 @@ tg_parse_result_t tg_request_parse(tg_request_t *req, const char *buf,
 
 void tg_request_destroy(tg_request_t *req)
 {
-        json_decref(req->root);
+        free(req->strings);
         free(req->messages);
         memset(req, 0, sizeof(*req));
 }

@@ -1,13 +1,13 @@
 /*
  * The request schema (DESIGN.md, "Request") and its validation.
  *
- * A tg_request_t owns the parsed JSON document; every string pointer in it
- * points into that document and lives until tg_request_destroy().
+ * A tg_request_t owns the unescaped strings of the document (read with
+ * common/jsonr.c); every string pointer in it points there, NUL-terminated,
+ * and lives until tg_request_destroy().
  */
 #ifndef TG_REQUEST_H
 #define TG_REQUEST_H
 
-#include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -47,7 +47,8 @@ typedef struct tg_params {
 } tg_params_t;
 
 typedef struct tg_request {
-        json_t *root; /* owned */
+        char *strings; /* owned: where the strings below live */
+        size_t strings_used, strings_cap;
         char request_id[TG_REQUEST_ID_MAX + 1];
         char timestamp[40]; /* empty when absent */
         const char *model;
@@ -69,8 +70,8 @@ typedef enum tg_parse_result {
  * NUL-terminated). `max_size` caps len (0 = TG_REQUEST_SIZE_DEFAULT).
  *
  * On TG_PARSE_OK, req is filled and must be destroyed.
- * On TG_PARSE_INVALID, req->root holds the object (for its requestId and
- * tags, which may be partially filled) and errstr says which rule broke in
+ * On TG_PARSE_INVALID, req->strings is set (the requestId and tags, which
+ * may be partially filled, live there) and errstr says which rule broke in
  * words a user understands, e.g. `prompt.messages[2].role: must be one of
  * system, user, assistant`. req must still be destroyed.
  * On TG_PARSE_NOT_JSON, req is empty and errstr says why. */

@@ -1,8 +1,8 @@
 /*
- * parse_bench: reading one Converse response, as the worker does
- * (tg_converse_parse on common/jsonr.c), beside the jansson parser it
- * replaced (tests/unit/converse_parse_jansson.c), alternately in the same
- * run so the machine's moods fall on both.
+ * parse_bench: reading one request and one Converse response, as the
+ * worker does (tg_request_parse and tg_converse_parse on common/jsonr.c),
+ * beside the jansson parsers they replaced (tests/unit/, *_jansson.c),
+ * alternately in the same run so the machine's moods fall on both.
  *
  *   parse_bench [parses per round] [rounds]     (100000, 7)
  *
@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "../unit/converse_parse_jansson.c"
+#include "../unit/request_parse_jansson.c"
 
 #define ROUNDS_MAX 101
 
@@ -29,8 +30,39 @@ static const char resp[] =
     "\"stopReason\":\"end_turn\",\"usage\":{\"inputTokens\":17,"
     "\"outputTokens\":40,\"totalTokens\":57},\"metrics\":{\"latencyMs\":0}}";
 
+/* What tests/bench/benchlib.py submits. */
+static const char req[] =
+    "{\"requestId\":\"ab80845-0000000\",\"model\":\"nova-lite\",\"prompt\":"
+    "{\"messages\":[{\"role\":\"user\",\"content\":\"Summarise the attached "
+    "release notes in three bullet points, please. Item 0.\"}],"
+    "\"parameters\":{\"max_tokens\":200,\"temperature\":0.3}},\"tags\":{"
+    "\"applicationId\":\"app-eng\",\"costCenter\":\"eng\",\"environment\":"
+    "\"prod\"}}";
+
 typedef int (*parse_fn)(const char *, size_t, tg_converse_result_t *, char *,
                         size_t);
+
+static int req_new(const char *b, size_t n, tg_converse_result_t *unused,
+                   char *err, size_t size)
+{
+        tg_request_t r;
+        int rc = tg_request_parse(&r, b, n, 0, err, size);
+
+        (void)unused;
+        tg_request_destroy(&r);
+        return rc;
+}
+
+static int req_old(const char *b, size_t n, tg_converse_result_t *unused,
+                   char *err, size_t size)
+{
+        oq_request_t r;
+        int rc = tg_request_parse_jansson(&r, b, n, 0, err, size);
+
+        (void)unused;
+        oq_request_destroy(&r);
+        return rc;
+}
 
 static double now_ns(void)
 {
@@ -47,14 +79,14 @@ static int cmp_double(const void *a, const void *b)
         return x < y ? -1 : x > y;
 }
 
-static double round_ns(parse_fn parse, long n)
+static double round_ns(parse_fn parse, const char *doc, size_t len, long n)
 {
-        tg_converse_result_t r;
+        tg_converse_result_t r = {0};
         char err[256];
         double start = now_ns();
 
         for (long i = 0; i < n; i++) {
-                if (parse(resp, sizeof(resp) - 1, &r, err, sizeof(err))) {
+                if (parse(doc, len, &r, err, sizeof(err))) {
                         fprintf(stderr, "parse_bench: %s\n", err);
                         return -1;
                 }
@@ -63,9 +95,31 @@ static double round_ns(parse_fn parse, long n)
         return (now_ns() - start) / (double)n;
 }
 
-int main(int argc, char **argv)
+/* Alternate rounds of the new and the old parser; prints the medians. */
+static int compare(const char *what, parse_fn a_fn, parse_fn b_fn,
+                   const char *doc, size_t len, long n, int rounds)
 {
         double a[ROUNDS_MAX], b[ROUNDS_MAX];
+
+        for (int i = 0; i < rounds; i++) {
+                a[i] = round_ns(a_fn, doc, len, n);
+                b[i] = round_ns(b_fn, doc, len, n);
+                if (a[i] < 0 || b[i] < 0)
+                        return 1;
+                printf("%s round %d: jsonr %.0f ns, jansson %.0f ns\n", what,
+                       i + 1, a[i], b[i]);
+        }
+        qsort(a, (size_t)rounds, sizeof(*a), cmp_double);
+        qsort(b, (size_t)rounds, sizeof(*b), cmp_double);
+        printf("parse_bench: %s of %zu bytes, %ld x %d rounds: median jsonr "
+               "%.0f ns, jansson %.0f ns per parse (%.2fx)\n",
+               what, len, n, rounds, a[rounds / 2], b[rounds / 2],
+               b[rounds / 2] / a[rounds / 2]);
+        return 0;
+}
+
+int main(int argc, char **argv)
+{
         long n = argc > 1 ? atol(argv[1]) : 100000;
         int rounds = argc > 2 ? atoi(argv[2]) : 7;
 
@@ -74,19 +128,8 @@ int main(int argc, char **argv)
                                 "[1-101 rounds]\n");
                 return 2;
         }
-        for (int i = 0; i < rounds; i++) {
-                a[i] = round_ns(tg_converse_parse, n);
-                b[i] = round_ns(tg_converse_parse_jansson, n);
-                if (a[i] < 0 || b[i] < 0)
-                        return 1;
-                printf("round %d: jsonr %.0f ns, jansson %.0f ns per parse\n",
-                       i + 1, a[i], b[i]);
-        }
-        qsort(a, (size_t)rounds, sizeof(*a), cmp_double);
-        qsort(b, (size_t)rounds, sizeof(*b), cmp_double);
-        printf("parse_bench: %ld parses x %d rounds, response %zu bytes: "
-               "median jsonr %.0f ns, jansson %.0f ns per parse (%.2fx)\n",
-               n, rounds, sizeof(resp) - 1, a[rounds / 2], b[rounds / 2],
-               b[rounds / 2] / a[rounds / 2]);
-        return 0;
+        return compare("request", req_new, req_old, req, sizeof(req) - 1, n,
+                       rounds) ||
+               compare("response", tg_converse_parse, tg_converse_parse_jansson,
+                       resp, sizeof(resp) - 1, n, rounds);
 }

@@ -50,6 +50,7 @@ static void fuzz_fail(const char *what, const char *file, int line)
 /* in this order: each uses what the ones before it define */
 #include "fuzz_helpers.c"
 #include "fuzz_checks.c"
+#include "../unit/request_parse_jansson.c"
 #include "fuzz_entry_request.c"
 #include "fuzz_entry_catalog.c"
 #include "fuzz_entry_sigv4.c"

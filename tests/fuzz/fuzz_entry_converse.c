@@ -67,7 +67,7 @@ static void fuzz_classify(const uint8_t *data, size_t size)
 /* The jansson parser jsonr replaced is the oracle: same verdict, same
  * result, same words after the syntax. One exception: jansson swallows a
  * NUL byte right after a number (tests/unit/test_jsonr.c), jsonr does not. */
-static void check_oracle(const uint8_t *data, size_t size,
+static void check_converse_oracle(const uint8_t *data, size_t size,
                          const tg_converse_result_t *out, int r,
                          const char *err)
 {
@@ -135,7 +135,7 @@ int tg_fuzz_converse(const uint8_t *data, size_t size)
                             tg_cost_usage(&tg_catalog_model_at(cat, i)->price,
                                           u) >= 0);
         }
-        check_oracle(data, size, &out, r, err);
+        check_converse_oracle(data, size, &out, r, err);
         tg_converse_result_free(&out);
         FZ_CHECK(out.text == NULL);
 

@@ -1,5 +1,6 @@
 /* libtollgate without Kafka: preparing requests (id and timestamp filling,
  * validation with the worker's rules) and the capped JSONL reader. */
+#include <jansson.h>
 #include <stdlib.h>
 #include <unistd.h>
 
