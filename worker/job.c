@@ -202,7 +202,7 @@ void tg_job_free(tg_job_t *j)
                 rd_kafka_headers_destroy(j->hdrs);
         if (j->easy) {
                 curl_multi_remove_handle(w->multi, j->easy);
-                curl_easy_cleanup(j->easy);
+                tg_http_easy_put(w, j->easy);
         }
         if (j->has_out)
                 tg_converse_result_free(&j->out);

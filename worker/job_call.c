@@ -108,7 +108,7 @@ static int sign(tg_job_t *j, const char *path, char *err, size_t size)
 static CURL *easy_new(tg_job_t *j, const char *url)
 {
         tg_config_t *c = j->w->conf;
-        CURL *e = curl_easy_init();
+        CURL *e = tg_http_easy_get(j->w);
 
         if (!e)
                 return NULL;

@@ -138,7 +138,7 @@ void tg_job_http_done(tg_job_t *j, CURLcode rc)
         j->bedrock_us += us;
         curl_easy_getinfo(j->easy, CURLINFO_RESPONSE_CODE, &status);
         curl_easy_getinfo(j->easy, CURLINFO_PRETRANSFER_TIME_T, &pre);
-        curl_easy_cleanup(j->easy);
+        tg_http_easy_put(j->w, j->easy);
         j->easy = NULL;
         tg_metrics_bedrock_latency(j->w->metrics, us);
         if (rc == CURLE_OK && status == 200)

@@ -30,6 +30,7 @@
 
 #define TG_RESPONSE_MAX   (16 * 1024 * 1024)
 #define TG_PARTITIONS_MAX 4096
+#define TG_EASY_POOL      256
 
 typedef struct tg_worker tg_worker_t;
 typedef struct tg_job tg_job_t;
@@ -148,6 +149,8 @@ struct tg_worker {
         tg_catalog_t *catalog;
         tg_creds_t *creds;
         CURLM *multi;
+        CURL *easy_pool[TG_EASY_POOL]; /* reset handles for the next calls */
+        size_t n_easy_pool;
         uv_timer_t curl_timer;
         char endpoint[512];
         char host[256];
@@ -244,6 +247,10 @@ void tg_producer_flush(tg_worker_t *w, int timeout_ms);
 /* http.c: curl multi on the loop */
 int tg_http_start(tg_worker_t *w, char *errstr, size_t size);
 void tg_http_stop(tg_worker_t *w);
+/* An easy handle with no options set (a kept one, else a new one), or NULL;
+ * give it back with tg_http_easy_put once out of the multi handle. */
+CURL *tg_http_easy_get(tg_worker_t *w);
+void tg_http_easy_put(tg_worker_t *w, CURL *e);
 
 /* job.c, job_admit.c, job_call.c, job_finish.c */
 void tg_job_start(tg_worker_t *w, rd_kafka_message_t *msg);
