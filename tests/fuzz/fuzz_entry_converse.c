@@ -68,8 +68,8 @@ static void fuzz_classify(const uint8_t *data, size_t size)
  * result, same words after the syntax. One exception: jansson swallows a
  * NUL byte right after a number (tests/unit/test_jsonr.c), jsonr does not. */
 static void check_converse_oracle(const uint8_t *data, size_t size,
-                         const tg_converse_result_t *out, int r,
-                         const char *err)
+                                  const tg_converse_result_t *out, int r,
+                                  const char *err)
 {
         tg_converse_result_t o;
         char oerr[512] = "";

@@ -90,8 +90,8 @@ static void price_and_build(const tg_request_t *req, const tg_catalog_t *cat)
  * swallows a NUL byte right after a number (tests/unit/test_jsonr.c): a
  * text with one is not compared. */
 static void check_request_oracle(const uint8_t *data, size_t size,
-                         const tg_request_t *req, tg_parse_result_t r,
-                         const char *err)
+                                 const tg_request_t *req, tg_parse_result_t r,
+                                 const char *err)
 {
         oq_request_t o;
         char oerr[512] = "";
