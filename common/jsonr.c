@@ -81,6 +81,11 @@ static int key_is(const char *s, size_t n, const char *key)
         return same;
 }
 
+const char *tg_jsonr_root(const char *buf, const char *end)
+{
+        return ws(buf, end);
+}
+
 void tg_jsonr_fields(const char *obj, const char *end, const char *const *keys,
                      size_t n, const char **vals)
 {

@@ -31,6 +31,9 @@
 int tg_jsonr_check(const char *buf, size_t len, int max_depth,
                    int reject_duplicates, char *errstr, size_t errstr_size);
 
+/* The top-level value of the text: its first byte past whitespace. */
+const char *tg_jsonr_root(const char *buf, const char *end);
+
 /* The value under `key` (compared after unescaping) in object `obj`, or
  * NULL when obj is not an object or has no such key. */
 const char *tg_jsonr_get(const char *obj, const char *end, const char *key);

@@ -490,10 +490,7 @@ tg_parse_result_t tg_request_parse(tg_request_t *req, const char *buf,
                 fail(errstr, errstr_size, "not a JSON object: %s", jerr);
                 return TG_PARSE_NOT_JSON;
         }
-        for (root = buf;
-             *root == ' ' || *root == '\t' || *root == '\n' || *root == '\r';
-             root++) /* checked: a '{' or '[' comes first */
-                ;
+        root = tg_jsonr_root(buf, end);
         if (*root != '{') {
                 fail(errstr, errstr_size,
                      "not a JSON object: top level is not an object");

@@ -8,8 +8,8 @@
  *
  * Read with common/jsonr.c (strict, no tree) rather than jansson, which cost
  * 84 k instructions a response (RESULTS.md, F9); the old jansson parser is
- * the oracle of tests/unit/test_converse.c and the fuzz target, which hold
- * this one to the same verdicts, results and error words.
+ * the oracle of tests/unit/test_converse_oracle.c and the fuzz target, which
+ * hold this one to the same verdicts, results and error words.
  */
 #include "converse.h"
 
@@ -35,14 +35,9 @@ static int fail(char *errstr, size_t size, const char *fmt, ...)
         return -1;
 }
 
-/* A body: the text and its end, for the lookups. */
-typedef struct doc {
-        const char *end;
-} doc_t;
-
 /* A count in 0..TG_CONVERSE_COUNT_MAX at v; absent (v NULL) is 0 unless
  * required. */
-static int get_count(const doc_t *d, const char *v, const char *where,
+static int get_count(const char *end, const char *v, const char *where,
                      const char *key, int required, int64_t *out, char *errstr,
                      size_t size)
 {
@@ -51,7 +46,7 @@ static int get_count(const doc_t *d, const char *v, const char *where,
                 return 0;
         if (!v)
                 return fail(errstr, size, "%s.%s: missing", where, key);
-        if (!tg_jsonr_int(v, d->end, out) || *out < 0 ||
+        if (!tg_jsonr_int(v, end, out) || *out < 0 ||
             *out > TG_CONVERSE_COUNT_MAX) {
                 *out = 0;
                 return fail(errstr, size,
@@ -61,7 +56,7 @@ static int get_count(const doc_t *d, const char *v, const char *where,
         return 0;
 }
 
-static int parse_usage(const doc_t *d, const char *usage, tg_usage_t *u,
+static int parse_usage(const char *end, const char *usage, tg_usage_t *u,
                        char *errstr, size_t size)
 {
         static const char *const keys[] = {
@@ -74,15 +69,15 @@ static int parse_usage(const doc_t *d, const char *usage, tg_usage_t *u,
 
         if (!usage || *usage != '{')
                 return fail(errstr, size, "usage: missing or not an object");
-        tg_jsonr_fields(usage, d->end, keys, 5, v);
+        tg_jsonr_fields(usage, end, keys, 5, v);
         for (int i = 0; i < 5; i++)
-                if (get_count(d, v[i], "usage", keys[i], i < 3,
+                if (get_count(end, v[i], "usage", keys[i], i < 3,
                               out[i] ? out[i] : &total, errstr, size))
                         return -1;
         return 0;
 }
 
-static int parse_metrics(const doc_t *d, const char *metrics,
+static int parse_metrics(const char *end, const char *metrics,
                          int64_t *latency_ms, char *errstr, size_t size)
 {
         *latency_ms = 0;
@@ -90,7 +85,7 @@ static int parse_metrics(const doc_t *d, const char *metrics,
                 return 0;
         if (*metrics != '{')
                 return fail(errstr, size, "metrics: must be an object");
-        return get_count(d, tg_jsonr_get(metrics, d->end, "latencyMs"),
+        return get_count(end, tg_jsonr_get(metrics, end, "latencyMs"),
                          "metrics", "latencyMs", 0, latency_ms, errstr, size);
 }
 
@@ -98,8 +93,8 @@ static int parse_metrics(const doc_t *d, const char *metrics,
  * stop reason newer or longer than the ones known today is no reason to
  * throw the answer away. Bytes outside printable ASCII become '?', so the
  * truncated copy is always valid UTF-8 for the events. */
-static int parse_stop(const doc_t *d, const char *v, char *out, size_t out_size,
-                      char *errstr, size_t size)
+static int parse_stop(const char *end, const char *v, char *out,
+                      size_t out_size, char *errstr, size_t size)
 {
         char small[256], *buf = small;
         size_t raw, n, i;
@@ -107,10 +102,10 @@ static int parse_stop(const doc_t *d, const char *v, char *out, size_t out_size,
         if (!v || *v != '"')
                 return fail(errstr, size,
                             "stopReason: missing or not a string");
-        raw = tg_jsonr_raw_len(v, d->end);
+        raw = tg_jsonr_raw_len(v, end);
         if (raw > sizeof(small) && !(buf = malloc(raw)))
                 return fail(errstr, size, "out of memory");
-        n = tg_jsonr_str(v, d->end, buf);
+        n = tg_jsonr_str(v, end, buf);
         for (i = 0; i < n && i + 1 < out_size; i++)
                 out[i] = (buf[i] >= 0x20 && buf[i] < 0x7f) ? buf[i] : '?';
         out[i] = '\0';
@@ -121,15 +116,15 @@ static int parse_stop(const doc_t *d, const char *v, char *out, size_t out_size,
 
 /* Checks the content blocks and sums the raw lengths of their texts,
  * which bound the unescaped ones. */
-static int text_bound(const doc_t *d, const char *content, size_t *total,
+static int text_bound(const char *end, const char *content, size_t *total,
                       char *errstr, size_t size)
 {
         size_t i = 0;
 
         *total = 0;
-        for (const char *b = tg_jsonr_first(content, d->end); b;
-             b = tg_jsonr_next(b, d->end), i++) {
-                const char *t = tg_jsonr_get(b, d->end, "text");
+        for (const char *b = tg_jsonr_first(content, end); b;
+             b = tg_jsonr_next(b, end), i++) {
+                const char *t = tg_jsonr_get(b, end, "text");
 
                 if (*b != '{')
                         return fail(errstr, size,
@@ -141,35 +136,35 @@ static int text_bound(const doc_t *d, const char *content, size_t *total,
                                     "output.message.content[%zu].text: not "
                                     "a string",
                                     i);
-                *total += t ? tg_jsonr_raw_len(t, d->end) : 0;
+                *total += t ? tg_jsonr_raw_len(t, end) : 0;
         }
         return 0;
 }
 
 /* Concatenates the text blocks. Reasoning, tool use and media blocks carry
  * no answer text; their tokens are already in usage. */
-static int parse_text(const doc_t *d, const char *output,
+static int parse_text(const char *end, const char *output,
                       tg_converse_result_t *out, char *errstr, size_t size)
 {
-        const char *msg = tg_jsonr_get(output, d->end, "message");
-        const char *content = tg_jsonr_get(msg, d->end, "content");
+        const char *msg = tg_jsonr_get(output, end, "message");
+        const char *content = tg_jsonr_get(msg, end, "content");
         size_t total, at = 0;
 
         if (!content || *content != '[')
                 return fail(errstr, size,
                             "output.message.content: missing or not an "
                             "array");
-        if (text_bound(d, content, &total, errstr, size))
+        if (text_bound(end, content, &total, errstr, size))
                 return -1;
         out->text = malloc(total + 1);
         if (!out->text)
                 return fail(errstr, size, "out of memory");
-        for (const char *b = tg_jsonr_first(content, d->end); b;
-             b = tg_jsonr_next(b, d->end)) {
-                const char *t = tg_jsonr_get(b, d->end, "text");
+        for (const char *b = tg_jsonr_first(content, end); b;
+             b = tg_jsonr_next(b, end)) {
+                const char *t = tg_jsonr_get(b, end, "text");
 
                 if (t)
-                        at += tg_jsonr_str(t, d->end, out->text + at);
+                        at += tg_jsonr_str(t, end, out->text + at);
         }
         out->text[at] = '\0';
         out->text_len = at;
@@ -182,8 +177,7 @@ int tg_converse_parse(const char *body, size_t len, tg_converse_result_t *out,
         static const char *const root_keys[] = {"usage", "metrics",
                                                 "stopReason", "output"};
         char jerr[160];
-        doc_t d;
-        const char *root, *v[4];
+        const char *root, *end, *v[4];
         int rc = -1;
 
         memset(out, 0, sizeof(*out));
@@ -205,21 +199,18 @@ int tg_converse_parse(const char *body, size_t len, tg_converse_result_t *out,
                      jerr);
                 goto err;
         }
-        d.end = body + len;
-        for (root = body;
-             *root == ' ' || *root == '\t' || *root == '\n' || *root == '\r';
-             root++) /* checked: a '{' or '[' comes first */
-                ;
+        end = body + len;
+        root = tg_jsonr_root(body, end);
         if (*root != '{') {
                 fail(errstr, errstr_size, "response: not a JSON object");
                 goto err;
         }
-        tg_jsonr_fields(root, d.end, root_keys, 4, v);
-        if (parse_usage(&d, v[0], &out->usage, errstr, errstr_size) ||
-            parse_metrics(&d, v[1], &out->latency_ms, errstr, errstr_size) ||
-            parse_stop(&d, v[2], out->stop_reason, sizeof(out->stop_reason),
+        tg_jsonr_fields(root, end, root_keys, 4, v);
+        if (parse_usage(end, v[0], &out->usage, errstr, errstr_size) ||
+            parse_metrics(end, v[1], &out->latency_ms, errstr, errstr_size) ||
+            parse_stop(end, v[2], out->stop_reason, sizeof(out->stop_reason),
                        errstr, errstr_size) ||
-            parse_text(&d, v[3], out, errstr, errstr_size))
+            parse_text(end, v[3], out, errstr, errstr_size))
                 goto err;
         rc = 0;
 err:
