@@ -10,19 +10,11 @@
 #include <string.h>
 
 #include "converse_parse_jansson.c"
+#define TG_GEN_SEED 0x2545F4914F6CDD1DULL
+#include "tg_gen.h"
 #include "tg_test.h"
 
-static uint64_t rng = 0x2545F4914F6CDD1DULL;
-
-static uint32_t next(void)
-{
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        return (uint32_t)(rng >> 16);
-}
-
-#define PICK(a) (a)[next() % (sizeof(a) / sizeof(*(a)))]
+#define PICK(a) (a)[tg_gen_next() % (sizeof(a) / sizeof(*(a)))]
 
 static const char *const counts[] = {
     "0",   "7",     "1000000000", "1000000001",          "-1",
@@ -55,16 +47,6 @@ static const char *const stops[] = {
      "\\u00e9\\u00e9\""),
 };
 
-static void put(char *b, size_t *n, size_t cap, const char *s)
-{
-        size_t k = strlen(s);
-
-        if (*n + k < cap) {
-                memcpy(b + *n, s, k);
-                *n += k;
-        }
-}
-
 static void gen_usage(char *b, size_t *n, size_t cap)
 {
         static const char *const keys[] = {
@@ -74,66 +56,70 @@ static void gen_usage(char *b, size_t *n, size_t cap)
         };
         int first = 1;
 
-        put(b, n, cap, "{");
+        tg_gen_put(b, n, cap, "{");
         for (size_t i = 0; i < sizeof(keys) / sizeof(*keys); i++) {
-                if (i == 5 ? next() % 8 != 0 : next() % 8 == 0)
+                if (i == 5 ? tg_gen_next() % 8 != 0 : tg_gen_next() % 8 == 0)
                         continue;
-                put(b, n, cap, first ? "\"" : ",\"");
+                tg_gen_put(b, n, cap, first ? "\"" : ",\"");
                 first = 0;
-                put(b, n, cap, keys[i]);
-                put(b, n, cap, "\":");
-                put(b, n, cap, next() % 4 ? "12" : PICK(counts));
+                tg_gen_put(b, n, cap, keys[i]);
+                tg_gen_put(b, n, cap, "\":");
+                tg_gen_put(b, n, cap, tg_gen_next() % 4 ? "12" : PICK(counts));
         }
-        put(b, n, cap, "}");
+        tg_gen_put(b, n, cap, "}");
 }
 
 static void gen_content(char *b, size_t *n, size_t cap)
 {
-        int k = (int)(next() % 4);
+        int k = (int)(tg_gen_next() % 4);
 
-        put(b, n, cap, "[");
+        tg_gen_put(b, n, cap, "[");
         for (int i = 0; i < k; i++) {
-                uint32_t r = next() % 6;
+                uint32_t r = tg_gen_next() % 6;
 
                 if (i)
-                        put(b, n, cap, ",");
+                        tg_gen_put(b, n, cap, ",");
                 if (r == 0)
-                        put(b, n, cap, "{\"toolUse\":{\"input\":{\"a\":[1]}}}");
+                        tg_gen_put(b, n, cap,
+                                   "{\"toolUse\":{\"input\":{\"a\":[1]}}}");
                 else if (r == 1)
-                        put(b, n, cap, PICK(texts));
+                        tg_gen_put(b, n, cap, PICK(texts));
                 else {
-                        put(b, n, cap, "{\"text\":");
-                        put(b, n, cap,
-                            next() % 3 ? "\"h\\u00e9\"" : PICK(texts));
-                        put(b, n, cap, "}");
+                        tg_gen_put(b, n, cap, "{\"text\":");
+                        tg_gen_put(b, n, cap,
+                                   tg_gen_next() % 3 ? "\"h\\u00e9\""
+                                                     : PICK(texts));
+                        tg_gen_put(b, n, cap, "}");
                 }
         }
-        put(b, n, cap, "]");
+        tg_gen_put(b, n, cap, "]");
 }
 
 static size_t gen(char *b, size_t cap)
 {
         size_t n = 0;
 
-        put(b, &n, cap, "{");
-        if (next() % 10)
-                put(b, &n, cap, "\"metrics\":{\"latencyMs\":12},");
+        tg_gen_put(b, &n, cap, "{");
+        if (tg_gen_next() % 10)
+                tg_gen_put(b, &n, cap, "\"metrics\":{\"latencyMs\":12},");
         else
-                put(b, &n, cap, next() % 2 ? "\"metrics\":[]," : "");
-        put(b, &n, cap,
-            "\"output\":{\"message\":{\"role\":\"assistant\","
-            "\"content\":");
-        if (next() % 12)
+                tg_gen_put(b, &n, cap,
+                           tg_gen_next() % 2 ? "\"metrics\":[]," : "");
+        tg_gen_put(b, &n, cap,
+                   "\"output\":{\"message\":{\"role\":\"assistant\","
+                   "\"content\":");
+        if (tg_gen_next() % 12)
                 gen_content(b, &n, cap);
         else
-                put(b, &n, cap, "{}");
-        put(b, &n, cap, "}},\"stopReason\":");
-        put(b, &n, cap, next() % 3 ? PICK(stops) : "\"end_turn\"");
-        put(b, &n, cap, ",\"usage\":");
+                tg_gen_put(b, &n, cap, "{}");
+        tg_gen_put(b, &n, cap, "}},\"stopReason\":");
+        tg_gen_put(b, &n, cap,
+                   tg_gen_next() % 3 ? PICK(stops) : "\"end_turn\"");
+        tg_gen_put(b, &n, cap, ",\"usage\":");
         gen_usage(b, &n, cap);
-        if (next() % 20 == 0)
-                put(b, &n, cap, ",\"usage\":{}");
-        put(b, &n, cap, "}");
+        if (tg_gen_next() % 20 == 0)
+                tg_gen_put(b, &n, cap, ",\"usage\":{}");
+        tg_gen_put(b, &n, cap, "}");
         return n;
 }
 
@@ -195,9 +181,9 @@ int main(void)
                 size_t n = gen(b, sizeof(b));
 
                 if (i % 4 == 3 && n) /* one byte changed */
-                        b[next() % n] = (char)(next() & 0xff);
+                        b[tg_gen_next() % n] = (char)(tg_gen_next() & 0xff);
                 if (i % 4 == 2 && n > 1) /* cut short */
-                        n = next() % n;
+                        n = tg_gen_next() % n;
                 if (!same(b, n))
                         bad++;
                 else {

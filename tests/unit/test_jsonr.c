@@ -10,17 +10,9 @@
 #include <string.h>
 
 #include "jsonr.h"
+#define TG_GEN_SEED 0x9E3779B97F4A7C15ULL
+#include "tg_gen.h"
 #include "tg_test.h"
-
-static uint64_t rng = 0x9E3779B97F4A7C15ULL;
-
-static uint32_t next(void)
-{
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        return (uint32_t)(rng >> 16);
-}
 
 static int agrees(const char *s, size_t n);
 
@@ -188,17 +180,17 @@ static const char *const frags[] = {
 /* A valid value, sometimes nested; keys repeat on purpose. */
 static void gen_value(char *b, size_t *n, size_t cap, int depth)
 {
-        uint32_t r = next() % (depth > 4 ? 4 : 7);
+        uint32_t r = tg_gen_next() % (depth > 4 ? 4 : 7);
         const char *f;
 
         if (r >= 5 && *n + 2 < cap) {
-                int obj = r == 5, k = (int)(next() % 4);
+                int obj = r == 5, k = (int)(tg_gen_next() % 4);
                 b[(*n)++] = obj ? '{' : '[';
                 for (int i = 0; i < k && *n + 64 < cap; i++) {
                         if (i)
                                 b[(*n)++] = ',';
                         if (obj) {
-                                f = frags[8 + next() % 4];
+                                f = frags[8 + tg_gen_next() % 4];
                                 memcpy(b + *n, f, strlen(f));
                                 *n += strlen(f);
                                 b[(*n)++] = ':';
@@ -208,7 +200,7 @@ static void gen_value(char *b, size_t *n, size_t cap, int depth)
                 b[(*n)++] = obj ? '}' : ']';
                 return;
         }
-        f = frags[8 + next() % 23];
+        f = frags[8 + tg_gen_next() % 23];
         if (*n + strlen(f) < cap) {
                 memcpy(b + *n, f, strlen(f));
                 *n += strlen(f);
@@ -224,10 +216,10 @@ static void test_generated(void)
                 size_t n = 0;
 
                 if (i % 3 == 0) {
-                        int k = 1 + (int)(next() % 12);
+                        int k = 1 + (int)(tg_gen_next() % 12);
                         for (int t = 0; t < k; t++) {
                                 const char *f =
-                                    frags[next() %
+                                    frags[tg_gen_next() %
                                           (sizeof(frags) / sizeof(*frags))];
                                 memcpy(b + n, f, strlen(f));
                                 n += strlen(f);
@@ -241,7 +233,8 @@ static void test_generated(void)
                         gen_value(b, &n, sizeof(b) - 8, 0);
                         b[n++] = '}';
                         if (i % 3 == 2 && n > 1) /* one byte changed */
-                                b[next() % n] = (char)(next() & 0xff);
+                                b[tg_gen_next() % n] =
+                                    (char)(tg_gen_next() & 0xff);
                 }
                 if (!agrees(b, n))
                         bad++;

@@ -10,20 +10,12 @@
 #include <string.h>
 
 #include "request_parse_jansson.c"
+#define TG_GEN_SEED 0x853C49E6748FEA9BULL
+#include "tg_gen.h"
 #include "tg_test.h"
 
-static uint64_t rng = 0x853C49E6748FEA9BULL;
-
-static uint32_t next(void)
-{
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        return (uint32_t)(rng >> 16);
-}
-
-#define PICK(a) (a)[next() % (sizeof(a) / sizeof(*(a)))]
-#define OFTEN   (next() % 5 != 0)
+#define PICK(a) (a)[tg_gen_next() % (sizeof(a) / sizeof(*(a)))]
+#define OFTEN   (tg_gen_next() % 5 != 0)
 
 static const char *const ids[] = {
     "\"r-1\"", "\"r\\u002d2\"", "\"\"", "\"bad id\"", "7", "\"r:3.a_b\"",
@@ -70,82 +62,73 @@ static const char *const tag_vals[] = {
     "\"x\\u0021\"", "1",    "\"caf\\u00e9\"",
 };
 
-static void put(char *b, size_t *n, size_t cap, const char *s)
-{
-        size_t k = strlen(s);
-
-        if (*n + k < cap) {
-                memcpy(b + *n, s, k);
-                *n += k;
-        }
-}
-
 static void gen_messages(char *b, size_t *n, size_t cap)
 {
-        int k = (int)(next() % 4);
+        int k = (int)(tg_gen_next() % 4);
 
-        put(b, n, cap, "[");
+        tg_gen_put(b, n, cap, "[");
         for (int i = 0; i < k; i++) {
-                put(b, n, cap, i ? ",{\"role\":" : "{\"role\":");
-                put(b, n, cap,
-                    OFTEN ? (i ? "\"assistant\"" : "\"user\"") : PICK(roles));
-                put(b, n, cap, ",\"content\":");
-                put(b, n, cap, OFTEN ? "\"hi\"" : PICK(contents));
-                if (next() % 10 == 0)
-                        put(b, n, cap, ",\"name\":\"x\"");
-                put(b, n, cap, "}");
+                tg_gen_put(b, n, cap, i ? ",{\"role\":" : "{\"role\":");
+                tg_gen_put(b, n, cap,
+                           OFTEN ? (i ? "\"assistant\"" : "\"user\"")
+                                 : PICK(roles));
+                tg_gen_put(b, n, cap, ",\"content\":");
+                tg_gen_put(b, n, cap, OFTEN ? "\"hi\"" : PICK(contents));
+                if (tg_gen_next() % 10 == 0)
+                        tg_gen_put(b, n, cap, ",\"name\":\"x\"");
+                tg_gen_put(b, n, cap, "}");
         }
-        put(b, n, cap, "]");
+        tg_gen_put(b, n, cap, "]");
 }
 
 static void gen_tags(char *b, size_t *n, size_t cap)
 {
-        int k = (int)(next() % 4);
+        int k = (int)(tg_gen_next() % 4);
 
-        put(b, n, cap, "{\"applicationId\":");
-        put(b, n, cap, OFTEN ? "\"app\"" : PICK(tag_vals));
+        tg_gen_put(b, n, cap, "{\"applicationId\":");
+        tg_gen_put(b, n, cap, OFTEN ? "\"app\"" : PICK(tag_vals));
         for (int i = 0; i < k; i++) {
-                put(b, n, cap, ",\"");
-                put(b, n, cap, PICK(tag_keys));
-                put(b, n, cap, "\":");
-                put(b, n, cap, PICK(tag_vals));
+                tg_gen_put(b, n, cap, ",\"");
+                tg_gen_put(b, n, cap, PICK(tag_keys));
+                tg_gen_put(b, n, cap, "\":");
+                tg_gen_put(b, n, cap, PICK(tag_vals));
         }
-        put(b, n, cap, "}");
+        tg_gen_put(b, n, cap, "}");
 }
 
 static size_t gen(char *b, size_t cap)
 {
         size_t n = 0;
-        int k = (int)(next() % 3);
+        int k = (int)(tg_gen_next() % 3);
 
-        put(&b[0], &n, cap, "{");
-        if (next() % 2) {
-                put(b, &n, cap, "\"requestId\":");
-                put(b, &n, cap, OFTEN ? "\"req-1\"" : PICK(ids));
-                put(b, &n, cap, ",");
+        tg_gen_put(&b[0], &n, cap, "{");
+        if (tg_gen_next() % 2) {
+                tg_gen_put(b, &n, cap, "\"requestId\":");
+                tg_gen_put(b, &n, cap, OFTEN ? "\"req-1\"" : PICK(ids));
+                tg_gen_put(b, &n, cap, ",");
         }
-        if (next() % 3 == 0) {
-                put(b, &n, cap, "\"timestamp\":");
-                put(b, &n, cap, PICK(stamps));
-                put(b, &n, cap, ",");
+        if (tg_gen_next() % 3 == 0) {
+                tg_gen_put(b, &n, cap, "\"timestamp\":");
+                tg_gen_put(b, &n, cap, PICK(stamps));
+                tg_gen_put(b, &n, cap, ",");
         }
-        put(b, &n, cap, "\"model\":");
-        put(b, &n, cap, OFTEN ? "\"nova-lite\"" : PICK(models));
-        put(b, &n, cap, ",\"prompt\":{\"messages\":");
+        tg_gen_put(b, &n, cap, "\"model\":");
+        tg_gen_put(b, &n, cap, OFTEN ? "\"nova-lite\"" : PICK(models));
+        tg_gen_put(b, &n, cap, ",\"prompt\":{\"messages\":");
         gen_messages(b, &n, cap);
-        if (next() % 2) {
-                put(b, &n, cap, ",\"parameters\":{");
+        if (tg_gen_next() % 2) {
+                tg_gen_put(b, &n, cap, ",\"parameters\":{");
                 for (int i = 0; i < k + 1; i++) {
-                        put(b, &n, cap, i ? "," : "");
-                        put(b, &n, cap, PICK(params));
+                        tg_gen_put(b, &n, cap, i ? "," : "");
+                        tg_gen_put(b, &n, cap, PICK(params));
                 }
-                put(b, &n, cap, "}");
+                tg_gen_put(b, &n, cap, "}");
         }
-        put(b, &n, cap, "},\"tags\":");
+        tg_gen_put(b, &n, cap, "},\"tags\":");
         gen_tags(b, &n, cap);
-        if (next() % 15 == 0)
-                put(b, &n, cap, ",\"extra\":1");
-        put(b, &n, cap, "}");
+        if (tg_gen_next() % 15 == 0)
+                tg_gen_put(b, &n, cap, ",\"extra\":1");
+        tg_gen_put(b, &n, cap, "}");
         return n;
 }
 
@@ -178,9 +161,9 @@ int main(void)
                 tg_request_t r;
 
                 if (i % 4 == 3 && n) /* one byte changed */
-                        b[next() % n] = (char)(next() & 0xff);
+                        b[tg_gen_next() % n] = (char)(tg_gen_next() & 0xff);
                 if (i % 8 == 2 && n > 1) /* cut short */
-                        n = next() % n;
+                        n = tg_gen_next() % n;
                 if (!same(b, n))
                         bad++;
                 verdicts[tg_request_parse(&r, b, n, 0, err, sizeof(err))]++;
