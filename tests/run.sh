@@ -6,23 +6,26 @@
 #
 # Builds with sanitizers into build-test/, runs ctest, starts an isolated
 # stack (state in .local/test, Kafka 29092/29093 and SASL 29094, Redis 26379,
-# simulator 28080; a development stack on the default ports is untouched),
+# simulator 28080; a development stack on the default ports is untouched;
+# each can be moved with <VAR>_TEST, e.g. TOLLGATE_REDIS_PORT_TEST=36379, and
+# the build directory with TOLLGATE_TEST_BUILD, so two checkouts can test at
+# once),
 # runs pytest on tests/integration and tests/sim, and stops the stack on
 # exit whatever happens. Exits with pytest's status.
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
 
-BUILD=$REPO/build-test
+BUILD=${TOLLGATE_TEST_BUILD:-$REPO/build-test}
 STACK=$REPO/deploy/local/stack.sh
 
 export TOLLGATE_BUILD_DIR=$BUILD
-export TOLLGATE_STATE_DIR=$REPO/.local/test
-export TOLLGATE_KAFKA_PORT=29092
-export TOLLGATE_KAFKA_CONTROLLER_PORT=29093
-export TOLLGATE_KAFKA_SASL_PORT=29094
-export TOLLGATE_REDIS_PORT=26379
-export TOLLGATE_SIM_PORT=28080
+export TOLLGATE_STATE_DIR=${TOLLGATE_STATE_DIR_TEST:-$REPO/.local/test}
+export TOLLGATE_KAFKA_PORT=${TOLLGATE_KAFKA_PORT_TEST:-29092}
+export TOLLGATE_KAFKA_CONTROLLER_PORT=${TOLLGATE_KAFKA_CONTROLLER_PORT_TEST:-29093}
+export TOLLGATE_KAFKA_SASL_PORT=${TOLLGATE_KAFKA_SASL_PORT_TEST:-29094}
+export TOLLGATE_REDIS_PORT=${TOLLGATE_REDIS_PORT_TEST:-26379}
+export TOLLGATE_SIM_PORT=${TOLLGATE_SIM_PORT_TEST:-28080}
 export TOLLGATE_KAFKA_SASL_BROKERS=127.0.0.1:$TOLLGATE_KAFKA_SASL_PORT
 # Report a sanitizer finding and fail the process, without a core dump.
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}
