@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs everything tollgate needs to build and test on Debian 12:
-# Debian packages (skipped when all are present), the Python test packages
+# Installs everything tollgate needs to build and test on Debian 12 or 13:
+# the Debian packages of packages/debian<VERSION_ID>.list (skipped when all
+# are present), the Python test packages
 # of tests/requirements.txt, and the Kafka broker jars from Maven Central
 # into deploy/local/lib/ (skipped when already resolved for this pom.xml).
 # Idempotent; a re-run on a ready machine takes a few seconds.
@@ -10,14 +11,14 @@ TG_NAME=install-deps
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-APT_PACKAGES=(
-	build-essential pkg-config cmake ninja-build clang clang-format
-	libclang-rt-14-dev valgrind git curl ca-certificates jq
-	librdkafka-dev libhiredis-dev libcurl4-openssl-dev libjansson-dev
-	libssl-dev libuv1-dev libmicrohttpd-dev
-	redis-server redis-tools kcat
-	openjdk-17-jre-headless maven python3 python3-pip
-)
+# The package list of this Debian release: packages/debian<VERSION_ID>.list
+# (12 bookworm, 13 trixie; the names differ, e.g. clang's runtime, Java).
+TG_OS_VERSION=$(. /etc/os-release && echo "${VERSION_ID:-}")
+APT_LIST=$TG_LOCAL_DIR/packages/debian$TG_OS_VERSION.list
+[[ -f $APT_LIST ]] ||
+	tg_die "no package list for this system (VERSION_ID '$TG_OS_VERSION'): Debian 12 and 13 are supported"
+mapfile -t APT_PACKAGES < <(sed -e 's/#.*//' -e 's/[[:space:]]//g' -e '/^$/d' "$APT_LIST")
+((${#APT_PACKAGES[@]} > 0)) || tg_die "no packages in $APT_LIST"
 
 SUDO=
 if ((EUID != 0)); then

@@ -21,22 +21,35 @@ static void table_sums(tg_table_t *t, const tg_report_sums_t *s)
         tg_table_cell(t, "%s", usd);
 }
 
+#define N_METRICS 6
+_Static_assert(TG_REPORT_KEYS_MAX + N_METRICS <= TG_TABLE_COLS_MAX,
+               "a report's key and metric columns must fit a table");
+
 int tg_report_table(const tg_report_t *r, FILE *out)
 {
-        static const char *const metrics[] = {
+        static const char *const metrics[N_METRICS] = {
             ">REQUESTS",      ">APPROVED",      ">INPUT_TOKENS",
             ">OUTPUT_TOKENS", ">COST_NANO_USD", ">COST_USD"};
         const char *cols[TG_TABLE_COLS_MAX];
-        tg_report_row_t **rows = tg_report_sorted(&r->rows);
+        tg_report_row_t **rows;
         int n = r->n_keys ? r->n_keys : 1;
         tg_table_t t;
 
+        /* n_keys is counted up to TG_REPORT_KEYS_MAX by cmd_report.c; the
+         * check makes that bound the copy's, so the metric columns never
+         * land outside cols (gcc 14 rightly saw no bound on an int). */
+        if (n < 1 || n > TG_REPORT_KEYS_MAX)
+                return -1;
+        rows = tg_report_sorted(&r->rows);
         if (!rows)
                 return -1;
         for (int i = 0; i < n; i++)
                 cols[i] = r->n_keys ? r->keys[i] : "GROUP";
         memcpy(cols + n, metrics, sizeof(metrics));
-        tg_table_init(&t, n + 6, cols);
+        if (tg_table_init(&t, n + N_METRICS, cols) != 0) {
+                free(rows);
+                return -1;
+        }
         for (size_t i = 0; i < r->rows.n; i++) {
                 for (int k = 0; k < n; k++)
                         tg_table_cell(&t, "%s",
