@@ -7,15 +7,16 @@
 #   deploy/local/debian13.sh run CMD [ARG...]   run CMD inside it, from the
 #                                               repository (same path inside)
 #   deploy/local/debian13.sh shell              an interactive shell inside
+#   deploy/local/debian13.sh base               prints the pristine root
 #
-# The root is made once and kept (a cache): `debootstrap --variant=minbase
-# trixie` from the Debian mirror of this machine's apt sources, then the
-# packages of packages/debian13.list and the Python packages of
-# tests/requirements.txt, installed by install-deps.sh run inside it.
-# Stamps in ROOT/.tollgate/ say what is in it: the root is only renamed
-# into place once debootstrap finished (an interrupted run leaves ROOT.new,
-# redone next time), and the dependency stamp holds a hash of the package
-# lists, so a changed list installs again.
+# Two roots are made once and kept (a cache): ROOT-base, a pristine
+# `debootstrap --variant=minbase trixie` from the Debian mirror of this
+# machine's apt sources (the container image's base too), and ROOT, a copy
+# of it with the packages of packages/debian13.list and the Python packages
+# of tests/requirements.txt, installed by install-deps.sh run inside. Each
+# is only renamed into place when complete (an interrupted run leaves a
+# .new tree, redone next time); ROOT/.tollgate/deps holds a hash of the
+# package lists, so a changed list installs again.
 #
 # Mounts (proc, sys, dev, dev/pts, a fresh dev/shm and tmp, the repository)
 # live in a private mount namespace (unshare -m): they vanish when the
@@ -25,8 +26,8 @@
 #
 # Environment:
 #   TOLLGATE_DEBIAN13_ROOT  the root, default /var/cache/tollgate/debian13
-#   TOLLGATE_DEBIAN13_BASE  an existing pristine trixie minbase root to copy
-#                           instead of running debootstrap (saves a minute)
+#   TOLLGATE_DEBIAN13_BASE  an existing pristine trixie minbase root to use
+#                           instead of debootstrapping ROOT-base (read only)
 #   TOLLGATE_DEBIAN_MIRROR  default: the Debian mirror of the apt sources,
 #                           else http://deb.debian.org/debian
 #   TOLLGATE_DEBIAN13_ENV   more variable names to pass inside (TOLLGATE_*,
@@ -40,9 +41,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 ROOT=${TOLLGATE_DEBIAN13_ROOT:-/var/cache/tollgate/debian13}
 ROOT=${ROOT%/}
+PRISTINE=${TOLLGATE_DEBIAN13_BASE:-$ROOT-base}
+PRISTINE=${PRISTINE%/}
 SUITE=trixie
 # Bump to rebuild every cached root after a change to how roots are made.
-ROOT_FORMAT=1
+ROOT_FORMAT=2
 HOST_CA_DIR=/usr/local/share/ca-certificates
 
 # The Debian archive (not -security) named in this machine's apt sources.
@@ -83,10 +86,41 @@ need_tool() {
 			DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "$2" >&2; }
 }
 
-# Debootstraps (or copies TOLLGATE_DEBIAN13_BASE) into ROOT.new and renames
-# it to ROOT when complete; a ROOT without the stamp is not ours to delete.
+# The pristine minbase root (also the base of the container image,
+# tests/image.sh): debootstrapped into PRISTINE.new and renamed when
+# complete, so an existing PRISTINE is whole; never changed afterwards.
+ensure_pristine() {
+	local new=$PRISTINE.new t0 mirror
+	if [[ -n ${TOLLGATE_DEBIAN13_BASE:-} ]]; then
+		[[ -f $PRISTINE/etc/os-release ]] &&
+			grep -q "VERSION_CODENAME=$SUITE" "$PRISTINE/etc/os-release" ||
+			tg_die "TOLLGATE_DEBIAN13_BASE=$PRISTINE is not a $SUITE root"
+		return 0
+	fi
+	[[ -d $PRISTINE && $(cat "$PRISTINE.format" 2>/dev/null) == "$ROOT_FORMAT" ]] &&
+		return 0
+	remove_tree "$PRISTINE"
+	remove_tree "$new" # half-made by an interrupted run
+	need_tool debootstrap debootstrap
+	mirror=${TOLLGATE_DEBIAN_MIRROR:-$(detect_mirror)}
+	t0=$(tg_now)
+	tg_log "debootstrap --variant=minbase $SUITE $new $mirror (a minute or two)"
+	# In a mount namespace of its own: an interrupted debootstrap leaves
+	# no proc or sys mounted below $new.
+	unshare -m --propagation private \
+		debootstrap --variant=minbase "$SUITE" "$new" "$mirror" \
+		>"$new.log" 2>&1 ||
+		{ tail -n 30 "$new.log" >&2; tg_die "debootstrap failed (log $new.log)"; }
+	rm -f "$new.log"
+	mv "$new" "$PRISTINE"
+	echo "$ROOT_FORMAT" >"$PRISTINE.format"
+	tg_log "pristine root $PRISTINE after $(tg_since "$t0")s"
+}
+
+# The build root: a copy of the pristine one, renamed into place when
+# complete; a ROOT without our stamp directory is not ours to delete.
 ensure_base() {
-	local new=$ROOT.new t0 mirror
+	local new=$ROOT.new t0
 	if [[ -f $ROOT/.tollgate/base && $(<"$ROOT/.tollgate/base") == "$ROOT_FORMAT" ]]; then
 		return 0
 	fi
@@ -97,31 +131,12 @@ ensure_base() {
 		remove_tree "$ROOT"
 	fi
 	remove_tree "$new" # half-made by an interrupted run
-	mkdir -p "$(dirname "$ROOT")"
 	t0=$(tg_now)
-	if [[ -n ${TOLLGATE_DEBIAN13_BASE:-} ]]; then
-		[[ -f $TOLLGATE_DEBIAN13_BASE/etc/os-release ]] &&
-			grep -q "VERSION_CODENAME=$SUITE" "$TOLLGATE_DEBIAN13_BASE/etc/os-release" ||
-			tg_die "TOLLGATE_DEBIAN13_BASE=$TOLLGATE_DEBIAN13_BASE is not a $SUITE root"
-		tg_log "copying $TOLLGATE_DEBIAN13_BASE to $new"
-		cp -a "$TOLLGATE_DEBIAN13_BASE" "$new"
-	else
-		need_tool debootstrap debootstrap
-		mirror=${TOLLGATE_DEBIAN_MIRROR:-$(detect_mirror)}
-		tg_log "debootstrap --variant=minbase $SUITE $new $mirror (a minute or two)"
-		# In a mount namespace of its own: an interrupted debootstrap
-		# leaves no proc or sys mounted below $new.
-		unshare -m --propagation private \
-			debootstrap --variant=minbase "$SUITE" "$new" "$mirror" \
-			>"$new.log" 2>&1 ||
-			{ tail -n 30 "$new.log" >&2; tg_die "debootstrap failed (log $new.log)"; }
-		rm -f "$new.log"
-	fi
+	cp -a "$PRISTINE" "$new"
 	mkdir -p "$new/.tollgate"
 	echo "$ROOT_FORMAT" >"$new/.tollgate/base"
-	rm -f "$new/.tollgate/deps"
 	mv "$new" "$ROOT"
-	tg_log "base root ready in $ROOT after $(tg_since "$t0")s"
+	tg_log "build root $ROOT copied from $PRISTINE in $(tg_since "$t0")s"
 }
 
 # Files the root needs from the host on every run.
@@ -169,7 +184,9 @@ ensure_deps() {
 		apt-get update -q
 		apt-get install -y -q --no-install-recommends ca-certificates
 		update-ca-certificates
-		deploy/local/install-deps.sh'
+		deploy/local/install-deps.sh' >"$ROOT.deps.log" 2>&1 ||
+		{ tail -n 40 "$ROOT.deps.log" >&2; tg_die "installing the dependencies failed (log $ROOT.deps.log)"; }
+	grep '^\[install-deps\]' "$ROOT.deps.log" >&2 || true
 	echo "$hash" >"$ROOT/.tollgate/deps"
 	tg_log "dependencies installed after $(tg_since "$t0")s"
 }
@@ -220,6 +237,7 @@ prepare() {
 	# One preparer at a time; runs share the root (lock downgraded below).
 	exec 9>"$ROOT.lock"
 	flock -x 9
+	ensure_pristine
 	ensure_base
 	ensure_deps
 	flock -s 9
@@ -228,6 +246,16 @@ prepare() {
 case ${1:-} in
 prepare)
 	prepare
+	;;
+base)
+	# Prints the pristine root's path (the container image's base); makes
+	# only that one.
+	check_root_path
+	mkdir -p "$(dirname "$ROOT")"
+	exec 9>"$ROOT.lock"
+	flock -x 9
+	ensure_pristine
+	echo "$PRISTINE"
 	;;
 run)
 	shift

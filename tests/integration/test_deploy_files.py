@@ -428,10 +428,22 @@ def test_dockerfile_contents():
                 "libcurl4-openssl-dev", "libjansson-dev", "libssl-dev",
                 "libuv1-dev", "libmicrohttpd-dev"):
         assert pkg in builder, f"builder stage lacks {pkg}"
-    for pkg in ("librdkafka1", "libhiredis0.14", "libcurl4", "libjansson4",
-                "libssl3", "libuv1", "libmicrohttpd12", "ca-certificates"):
-        assert re.search(rf"(^|\s){re.escape(pkg)}(\s|$)", runtime), \
-            f"runtime stage lacks {pkg}"
+    # Debian 13 by default; 12 by build argument (trixie renamed with t64)
+    assert re.search(r"^ARG DEBIAN_VERSION=13$",
+                     (DEPLOY / "docker" / "Dockerfile").read_text(), re.M)
+    runtime_libs = {
+        "12": ("librdkafka1", "libhiredis0.14", "libcurl4", "libjansson4",
+               "libssl3", "libuv1", "libmicrohttpd12"),
+        "13": ("librdkafka1", "libhiredis1.1.0", "libcurl4t64", "libjansson4",
+               "libssl3t64", "libuv1t64", "libmicrohttpd12t64"),
+    }
+    for version, pkgs in runtime_libs.items():
+        line = re.search(rf"(^|\s){version}\) libs=\"([^\"]*)\"", runtime)
+        assert line, f"runtime stage has no library list for Debian {version}"
+        for pkg in pkgs:
+            assert pkg in line.group(2).split(), \
+                f"runtime stage lacks {pkg} on Debian {version}"
+    assert re.search(r"(^|\s)ca-certificates(\s|$)", runtime)
     assert "-dev" not in runtime, "no -dev packages in the runtime stage"
     assert re.search(r"COPY .*worker/catalog.json /etc/tollgate/catalog.json", text)
     assert "TOLLGATE_CATALOG=/etc/tollgate/catalog.json" in text
