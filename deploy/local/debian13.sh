@@ -234,13 +234,14 @@ in_root() {
 prepare() {
 	check_root_path
 	mkdir -p "$(dirname "$ROOT")"
-	# One preparer at a time; runs share the root (lock downgraded below).
+	# One preparer at a time. The lock is let go before the command runs:
+	# servers it starts in the background must not inherit it.
 	exec 9>"$ROOT.lock"
 	flock -x 9
 	ensure_pristine
 	ensure_base
 	ensure_deps
-	flock -s 9
+	exec 9>&-
 }
 
 case ${1:-} in
