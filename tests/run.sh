@@ -38,6 +38,20 @@ step() {
 	printf '\n=== %s\n' "$*" >&2
 }
 
+dirs=()
+if [[ -n ${TOLLGATE_TEST_PATHS:-} ]]; then
+	# Only these (tests/debian13.sh passes its list): every one must exist,
+	# and collecting nothing from them is a failure, not a pass.
+	read -r -a dirs <<<"$TOLLGATE_TEST_PATHS"
+	for d in "${dirs[@]}"; do
+		[[ -e ${d%%::*} ]] || { echo "TOLLGATE_TEST_PATHS: no ${d%%::*}" >&2; exit 2; }
+	done
+else
+	for d in tests/integration tests/sim tests/faults; do
+		[[ -d $d ]] && dirs+=("$d")
+	done
+fi
+
 step "build ($BUILD)"
 cmake -S "$REPO" -B "$BUILD" -G Ninja -DTOLLGATE_SANITIZE=ON \
 	-DTOLLGATE_WERROR=ON
@@ -61,19 +75,6 @@ rm -rf "$TOLLGATE_STATE_DIR"
 eval "$("$STACK" env)"
 export TOLLGATE_BROKERS TOLLGATE_REDIS TOLLGATE_BEDROCK_ENDPOINT
 
-dirs=()
-if [[ -n ${TOLLGATE_TEST_PATHS:-} ]]; then
-	# Only these (tests/debian13.sh passes its list): every one must exist,
-	# and collecting nothing from them is a failure, not a pass.
-	read -r -a dirs <<<"$TOLLGATE_TEST_PATHS"
-	for d in "${dirs[@]}"; do
-		[[ -e ${d%%::*} ]] || { echo "TOLLGATE_TEST_PATHS: no ${d%%::*}" >&2; exit 2; }
-	done
-else
-	for d in tests/integration tests/sim tests/faults; do
-		[[ -d $d ]] && dirs+=("$d")
-	done
-fi
 step "pytest ${dirs[*]} $*"
 status=0
 python3 -m pytest -q -o cache_dir="$BUILD/.pytest_cache" "${dirs[@]}" "$@" ||
