@@ -22,6 +22,7 @@ struct tg_redis_tls {
         SSL_CTX *ctx;
         int insecure;
         int is_ip;                        /* name is an IP literal */
+        int has_cert;                     /* mutual TLS configured */
         char name[TG_REDIS_HOST_MAX + 1]; /* checked, SNI if not IP */
         char why[WHY_MAX];                /* last failed check */
 };
@@ -47,13 +48,16 @@ static int verify_cb(int ok, X509_STORE_CTX *x)
             ssl ? SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl)) : NULL;
         int err = X509_STORE_CTX_get_error(x);
         X509 *cert = X509_STORE_CTX_get_current_cert(x);
-        char subject[256] = "?";
+        char subject[256] = "?", issuer[256] = "?";
 
         if (ok || !t || t->why[0])
                 return ok;
-        if (cert)
+        if (cert) {
                 X509_NAME_oneline(X509_get_subject_name(cert), subject,
                                   sizeof(subject));
+                X509_NAME_oneline(X509_get_issuer_name(cert), issuer,
+                                  sizeof(issuer));
+        }
         if (err == X509_V_ERR_HOSTNAME_MISMATCH ||
             err == X509_V_ERR_IP_ADDRESS_MISMATCH)
                 snprintf(t->why, sizeof(t->why),
@@ -62,9 +66,10 @@ static int verify_cb(int ok, X509_STORE_CTX *x)
                          X509_verify_cert_error_string(err), t->name, subject);
         else
                 snprintf(t->why, sizeof(t->why),
-                         "certificate verify failed: %s (depth %d, %s)",
+                         "certificate verify failed: %s (depth %d, subject "
+                         "%s, issuer %s)",
                          X509_verify_cert_error_string(err),
-                         X509_STORE_CTX_get_error_depth(x), subject);
+                         X509_STORE_CTX_get_error_depth(x), subject, issuer);
         return ok;
 }
 
@@ -137,6 +142,7 @@ tg_redis_tls_t *tg_redis_tls_new(const tg_redis_url_t *u, char *errstr,
         }
         redisInitOpenSSL();
         t->insecure = u->tls.insecure;
+        t->has_cert = u->tls.cert[0] != '\0';
         set_name(t, u);
         t->ctx = SSL_CTX_new(TLS_client_method());
         if (!t->ctx) {
@@ -203,9 +209,23 @@ int tg_redis_tls_attach(tg_redis_tls_t *t, struct redisContext *c, char *errstr,
 
 const char *tg_redis_tls_failure(tg_redis_tls_t *t)
 {
-        if (!t->why[0] && ERR_peek_last_error())
-                ssl_reason(t->why, sizeof(t->why), "TLS handshake failed");
+        unsigned long e = ERR_peek_last_error();
+
+        /* an error without a reason (a system call's) says nothing new */
+        if (!t->why[0] && e && ERR_reason_error_string(e))
+                ssl_reason(t->why, sizeof(t->why), "TLS");
+        else if (!t->why[0])
+                ERR_clear_error();
         return t->why;
+}
+
+const char *tg_redis_tls_hint(const tg_redis_tls_t *t)
+{
+        return t->has_cert
+                   ? " (over TLS: the server may have refused the client "
+                     "certificate, check that its CA trusts it)"
+                   : " (over TLS: the server may require a client "
+                     "certificate: --redis-tls-cert and --redis-tls-key)";
 }
 
 void tg_redis_tls_free(tg_redis_tls_t *t)
@@ -235,6 +255,11 @@ int tg_redis_tls_attach(tg_redis_tls_t *t, struct redisContext *c, char *errstr,
 }
 
 const char *tg_redis_tls_failure(tg_redis_tls_t *t)
+{
+        return "";
+}
+
+const char *tg_redis_tls_hint(const tg_redis_tls_t *t)
 {
         return "";
 }

@@ -48,6 +48,11 @@ int tg_redis_tls_attach(tg_redis_tls_t *t, struct redisContext *c, char *errstr,
  * callback that saw the link fail. */
 const char *tg_redis_tls_failure(tg_redis_tls_t *t);
 
+/* With TLS 1.3 a server that refuses our client certificate (or its
+ * absence) does so after the handshake: the first command then fails with
+ * a reset. This says what to check: " (over TLS: ...)", never "". */
+const char *tg_redis_tls_hint(const tg_redis_tls_t *t);
+
 void tg_redis_tls_free(tg_redis_tls_t *t);
 
 #endif

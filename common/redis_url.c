@@ -513,17 +513,27 @@ static int login(redisContext *c, const tg_redis_url_t *u, char *errstr,
 
 /* The handshake runs under the command timeout set just before. The
  * context's SSL object keeps the OpenSSL context alive after t is gone. */
-static int tls_handshake(redisContext *c, const tg_redis_url_t *u, char *why,
-                         size_t size)
+static int tls_handshake(redisContext *c, tg_redis_tls_t **t,
+                         const tg_redis_url_t *u, char *why, size_t size)
 {
-        tg_redis_tls_t *t = tg_redis_tls_new(u, why, size);
-        int rc;
+        *t = tg_redis_tls_new(u, why, size);
+        return *t ? tg_redis_tls_attach(*t, c, why, size) : -1;
+}
 
-        if (!t)
-                return -1;
-        rc = tg_redis_tls_attach(t, c, why, size);
-        tg_redis_tls_free(t);
-        return rc;
+/* The first command over TLS is where a refused client certificate shows
+ * (TLS 1.3): say why the link broke when OpenSSL knows, else what to check. */
+static void tls_login_failed(tg_redis_tls_t *t, redisContext *c, char *why,
+                             size_t size)
+{
+        size_t n = strlen(why);
+        const char *ssl = tg_redis_tls_failure(t);
+
+        if (c->err != REDIS_ERR_IO && c->err != REDIS_ERR_EOF)
+                return;
+        if (ssl[0])
+                snprintf(why + n, size - n, " (%s)", ssl);
+        else
+                snprintf(why + n, size - n, "%s", tg_redis_tls_hint(t));
 }
 
 redisContext *tg_redis_connect_sync(const tg_redis_url_t *u, int timeout_ms,
@@ -531,8 +541,9 @@ redisContext *tg_redis_connect_sync(const tg_redis_url_t *u, int timeout_ms,
 {
         struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
         char where[TG_REDIS_HOST_MAX + TG_REDIS_USER_MAX + 64];
-        char why[256];
+        char why[640];
         redisContext *c;
+        tg_redis_tls_t *t = NULL;
 
         tg_redis_url_describe(u, where, sizeof(where));
         c = connect_raw(u, timeout_ms);
@@ -548,13 +559,18 @@ redisContext *tg_redis_connect_sync(const tg_redis_url_t *u, int timeout_ms,
                 snprintf(why, sizeof(why), "cannot set timeout");
                 goto err;
         }
-        if (u->tls.enabled && tls_handshake(c, u, why, sizeof(why)))
+        if (u->tls.enabled && tls_handshake(c, &t, u, why, sizeof(why)))
                 goto err;
-        if (login(c, u, why, sizeof(why)))
+        if (login(c, u, why, sizeof(why))) {
+                if (t)
+                        tls_login_failed(t, c, why, sizeof(why));
                 goto err;
+        }
+        tg_redis_tls_free(t);
         return c;
 err:
         snprintf(errstr, errstr_size, "redis %s: %s", where, why);
+        tg_redis_tls_free(t);
         redisFree(c);
         return NULL;
 }

@@ -75,7 +75,8 @@ static void log_tls_failure(tg_ledger_t *l, const char *fallback)
         char msg[sizeof(l->tls_logged)];
         int64_t now = tg_mono_us();
 
-        snprintf(msg, sizeof(msg), "%s", why[0] ? why : fallback);
+        snprintf(msg, sizeof(msg), "%s%s", why[0] ? why : fallback,
+                 why[0] ? "" : tg_redis_tls_hint(l->tls));
         if (strcmp(msg, l->tls_logged) == 0 &&
             now - l->tls_logged_us < 30 * 1000000LL)
                 return;

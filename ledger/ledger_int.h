@@ -24,7 +24,7 @@ struct tg_ledger {
         tg_redis_url_t url;
         redisAsyncContext *ac; /* NULL while down */
         tg_redis_tls_t *tls;   /* rediss://: one handshake per link */
-        char tls_logged[256];  /* last TLS failure logged, see ledger.c */
+        char tls_logged[640];  /* last TLS failure logged, see ledger.c */
         int64_t tls_logged_us;
         int up;          /* connected, authenticated, selected */
         int link_ready;  /* this link got that far once */
