@@ -499,3 +499,36 @@ def test_usage_errors_and_print_config(pki):
     assert "redis-tls-insecure = 1" in res.stdout
     assert "redis-tls-ca-file = /ca.pem" in res.stdout
     assert "hunter2" not in res.stdout
+
+
+@tls_only
+def test_stalled_handshake_times_out_like_tcp(tmp_path, pki, topics):
+    """A server that accepts and never answers the TLS hello: the CLI gives
+    up after --timeout, the worker's watchdog drops the link and retries
+    (not ready meanwhile), as over TCP."""
+    import socket
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    port = srv.getsockname()[1]
+    url = f"rediss://127.0.0.1:{port}/0"
+    try:
+        t0 = time.monotonic()
+        res = run_ledger(url, "--timeout", "1", "status",
+                         env=client_tls_env(pki))
+        assert res.returncode == 1, res.stderr
+        assert time.monotonic() - t0 < 20
+        assert "TLS handshake with 127.0.0.1" in res.stderr, res.stderr
+        mport = free_port()
+        w = Worker(tmp_path, topics["prefix"], url, name="tls-stall",
+                   args=[*client_tls_flags(pki), "--metrics-port",
+                         str(mport)])
+        try:
+            wait_for(lambda: "redis link not ready after" in w.text(),
+                     "the watchdog dropping the stalled link")
+            assert readyz(mport)[0] == 503
+        finally:
+            assert w.stop() == 0
+    finally:
+        srv.close()
