@@ -13,7 +13,8 @@ int tg_config_load_file(tg_config_t *c, const char *path, char *errstr,
 int tg_config_load_env(tg_config_t *c, unsigned groups, char *errstr,
                        size_t size);
 
-typedef enum opt_type { OPT_STR, OPT_INT } opt_type_t;
+/* OPT_BOOL: an int that is 0 or 1; a bare "--flag" sets it. */
+typedef enum opt_type { OPT_STR, OPT_INT, OPT_BOOL } opt_type_t;
 
 typedef struct opt {
         const char *name; /* flag without "--", file key */
@@ -26,6 +27,7 @@ typedef struct opt {
 
 #define S(f) OPT_STR, offsetof(tg_config_t, f)
 #define I(f) OPT_INT, offsetof(tg_config_t, f)
+#define B(f) OPT_BOOL, offsetof(tg_config_t, f)
 
 static const opt_t opts[] = {
     {"brokers", "TOLLGATE_BROKERS", S(brokers), TG_OPT_KAFKA,
@@ -34,7 +36,20 @@ static const opt_t opts[] = {
      "topics are PREFIX.requests, PREFIX.completions, ..."},
     {"group", "TOLLGATE_GROUP", S(group), TG_OPT_WORKER, "consumer group id"},
     {"redis", "TOLLGATE_REDIS", S(redis), TG_OPT_REDIS,
-     "redis://[:password@]host:port[/db] or unix:///path"},
+     "redis[s]://[[user]:password@]host:port[/db] or unix:///path"},
+    {"redis-tls-ca-file", "TOLLGATE_REDIS_TLS_CA_FILE", S(redis_tls_ca_file),
+     TG_OPT_REDIS, "rediss://: CA bundle (PEM; default the system store)"},
+    {"redis-tls-ca-dir", "TOLLGATE_REDIS_TLS_CA_DIR", S(redis_tls_ca_dir),
+     TG_OPT_REDIS, "rediss://: CA directory (c_rehash/openssl rehash)"},
+    {"redis-tls-cert", "TOLLGATE_REDIS_TLS_CERT", S(redis_tls_cert),
+     TG_OPT_REDIS, "rediss://: client certificate chain (PEM), mutual TLS"},
+    {"redis-tls-key", "TOLLGATE_REDIS_TLS_KEY", S(redis_tls_key), TG_OPT_REDIS,
+     "rediss://: the client certificate's private key (PEM)"},
+    {"redis-tls-server-name", "TOLLGATE_REDIS_TLS_SERVER_NAME",
+     S(redis_tls_server_name), TG_OPT_REDIS,
+     "rediss://: name to verify and send as SNI (default the URL's host)"},
+    {"redis-tls-insecure", "TOLLGATE_REDIS_TLS_INSECURE", B(redis_tls_insecure),
+     TG_OPT_REDIS, "rediss://: 1 = do NOT verify the server (warned)"},
     {"bedrock-endpoint", "TOLLGATE_BEDROCK_ENDPOINT", S(bedrock_endpoint),
      TG_OPT_WORKER, "override https://bedrock-runtime.REGION.amazonaws.com"},
     {"region", "AWS_REGION", S(region), TG_OPT_WORKER, "AWS region"},
@@ -126,6 +141,11 @@ void tg_config_init(tg_config_t *c)
         set_str(&c->worker_id, id);
         set_str(&c->log_level, "info");
         set_str(&c->metrics_labels, "costCenter,applicationId,environment");
+        set_str(&c->redis_tls_ca_file, "");
+        set_str(&c->redis_tls_ca_dir, "");
+        set_str(&c->redis_tls_cert, "");
+        set_str(&c->redis_tls_key, "");
+        set_str(&c->redis_tls_server_name, "");
         c->max_inflight = 4096;
         c->admit_window = 256;
         c->max_attempts = 6;
@@ -176,6 +196,25 @@ static int set_x(tg_config_t *c, const char *key, const char *value,
         return 0;
 }
 
+static int set_bool(tg_config_t *c, const opt_t *o, const char *value,
+                    char *errstr, size_t size)
+{
+        int64_t *dst = (int64_t *)((char *)c + o->offset);
+
+        if (!strcmp(value, "1") || !strcmp(value, "true") ||
+            !strcmp(value, "yes"))
+                *dst = 1;
+        else if (!strcmp(value, "0") || !strcmp(value, "false") ||
+                 !strcmp(value, "no"))
+                *dst = 0;
+        else
+                return cfg_fail(errstr, size,
+                                "--%s: expected 1 or 0, got "
+                                "\"%.32s\"",
+                                o->name, value);
+        return 0;
+}
+
 static int set_opt(tg_config_t *c, const opt_t *o, const char *value,
                    char *errstr, size_t size)
 {
@@ -186,6 +225,8 @@ static int set_opt(tg_config_t *c, const opt_t *o, const char *value,
                 set_str((char **)((char *)c + o->offset), value);
                 return 0;
         }
+        if (o->type == OPT_BOOL)
+                return set_bool(c, o, value, errstr, size);
         v = strtoll(value, &end, 10);
         if (!*value || *end || v < 0)
                 return cfg_fail(errstr, size,
@@ -202,6 +243,14 @@ static const opt_t *find_opt(const char *name)
                 if (strcmp(opts[i].name, name) == 0)
                         return &opts[i];
         return NULL;
+}
+
+/* 1 when "--name" alone means "--name 1" (config_args.c). */
+int tg_config_is_switch(const char *name)
+{
+        const opt_t *o = find_opt(name);
+
+        return o && o->type == OPT_BOOL;
 }
 
 int tg_config_set(tg_config_t *c, const char *key, const char *value,
@@ -319,7 +368,7 @@ void tg_config_print(const tg_config_t *c, unsigned groups, FILE *out)
                 const void *p = (const char *)c + opts[i].offset;
                 if (!(opts[i].group & groups))
                         continue;
-                if (opts[i].type == OPT_INT)
+                if (opts[i].type != OPT_STR)
                         fprintf(out, "%s = %lld\n", opts[i].name,
                                 (long long)*(const int64_t *)p);
                 else if (strcmp(opts[i].name, "redis") == 0)

@@ -33,6 +33,14 @@ typedef struct tg_config {
         char *worker_id;
         char *log_level;
         char *metrics_labels; /* tag keys used as metric labels, comma list */
+        /* Redis over TLS (redis_url.h): "" unset; tg_config_load folds them
+         * into `redis` as tls-* query parameters once every source is in. */
+        char *redis_tls_ca_file;
+        char *redis_tls_ca_dir;
+        char *redis_tls_cert;
+        char *redis_tls_key;
+        char *redis_tls_server_name;
+        int64_t redis_tls_insecure;
         int64_t max_inflight;
         int64_t admit_window; /* admissions awaiting Redis, 0 no limit */
         int64_t max_attempts;
@@ -67,7 +75,9 @@ void tg_config_destroy(tg_config_t *c);
 
 /* Applies the file, then the environment, then argv. Recognised options are
  * removed from argv (argc updated); positional and unknown arguments stay,
- * in order, for the binary to handle. Returns 0, 1 when --help or
+ * in order, for the binary to handle. With TG_OPT_REDIS, the redis-tls-*
+ * options are then folded into c->redis (refused when this build has no
+ * Redis TLS). Returns 0, 1 when --help or
  * --print-config was handled (caller exits 0), or -1 with errstr. */
 int tg_config_load(tg_config_t *c, unsigned groups, int *argc, char **argv,
                    char *errstr, size_t errstr_size);

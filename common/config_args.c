@@ -4,11 +4,13 @@
 #include <string.h>
 
 #include "config.h"
+#include "redis_url.h"
 
 int tg_config_load_file(tg_config_t *c, const char *path, char *errstr,
                         size_t size);
 int tg_config_load_env(tg_config_t *c, unsigned groups, char *errstr,
                        size_t size);
+int tg_config_is_switch(const char *name);
 
 /* Splits "--name=value" or "--name value"; returns the value or NULL. */
 static const char *flag_value(int argc, char **argv, int *i, char *name,
@@ -21,6 +23,8 @@ static const char *flag_value(int argc, char **argv, int *i, char *name,
                 return eq + 1;
         }
         snprintf(name, name_size, "%s", arg);
+        if (tg_config_is_switch(name))
+                return "1";
         if (*i + 1 >= argc)
                 return NULL;
         return argv[++*i];
@@ -108,6 +112,27 @@ static int is_config_flag(const char *arg)
         return known;
 }
 
+/* One string carries the whole Redis connection (redis_url.h), so the
+ * worker and every CLI hand it to the ledger or redis_url API as is. */
+static int fold_redis_tls(tg_config_t *c, char *errstr, size_t size)
+{
+        tg_redis_tls_args_t a = {
+            .ca_file = c->redis_tls_ca_file,
+            .ca_dir = c->redis_tls_ca_dir,
+            .cert = c->redis_tls_cert,
+            .key = c->redis_tls_key,
+            .server_name = c->redis_tls_server_name,
+            .insecure = c->redis_tls_insecure != 0,
+        };
+        char *url = tg_redis_url_with_tls(c->redis, &a, errstr, size);
+
+        if (!url)
+                return -1;
+        free(c->redis);
+        c->redis = url;
+        return 0;
+}
+
 int tg_config_load(tg_config_t *c, unsigned groups, int *argc, char **argv,
                    char *errstr, size_t errstr_size)
 {
@@ -133,6 +158,9 @@ int tg_config_load(tg_config_t *c, unsigned groups, int *argc, char **argv,
         }
         *argc = out;
         argv[out] = NULL;
+        if (!done && (groups & TG_OPT_REDIS) &&
+            fold_redis_tls(c, errstr, errstr_size))
+                return -1;
         if (done == 1)
                 tg_config_usage(groups, stdout);
         if (done == 2)

@@ -9,9 +9,30 @@
 
 #include <hiredis/hiredis.h>
 
-#define TLS_REFUSED                                                            \
-        "TLS is not supported by hiredis 0.14 (Debian 12); use a local TLS "   \
-        "proxy such as stunnel"
+#include "redis_tls.h"
+
+#ifdef TG_HAVE_REDIS_TLS
+int tg_redis_tls_available(void)
+{
+        return 1;
+}
+
+const char *tg_redis_tls_missing(void)
+{
+        return "";
+}
+#else
+int tg_redis_tls_available(void)
+{
+        return 0;
+}
+
+const char *tg_redis_tls_missing(void)
+{
+        return "this build has no Redis TLS: " TG_REDIS_TLS_MISSING
+               " (docs/operations.md, \"Redis over TLS\")";
+}
+#endif
 
 __attribute__((format(printf, 3, 4))) static int fail(char *errstr, size_t size,
                                                       const char *fmt, ...)
@@ -99,6 +120,83 @@ static int set_db(tg_redis_url_t *u, int *db_seen, const char *s, size_t len,
         return 0;
 }
 
+static int host_chars_ok(const char *s, size_t len, int bracketed);
+
+static int set_flag(int *dst, const char *v, size_t vlen, char *errstr,
+                    size_t size)
+{
+        static const char *yes[] = {"1", "true", "yes"},
+                          *no[] = {"0", "false", "no"};
+
+        for (size_t i = 0; i < 3; i++) {
+                if (vlen == strlen(yes[i]) && memcmp(v, yes[i], vlen) == 0) {
+                        *dst = 1;
+                        return 0;
+                }
+                if (vlen == strlen(no[i]) && memcmp(v, no[i], vlen) == 0) {
+                        *dst = 0;
+                        return 0;
+                }
+        }
+        return fail(errstr, size, "tls-insecure must be 1 or 0");
+}
+
+/* One tls-* parameter into the string field it names (cap bytes). */
+static int set_tls_str(char *dst, size_t cap, const char *name, const char *v,
+                       size_t vlen, char *errstr, size_t size)
+{
+        if (dst[0])
+                return fail(errstr, size, "%s given twice", name);
+        if (vlen == 0)
+                return fail(errstr, size, "%s is empty", name);
+        if (pct_decode(v, vlen, dst, cap))
+                return fail(errstr, size,
+                            "%s: bad %%-escape or longer than %zu bytes", name,
+                            cap - 1);
+        return 0;
+}
+
+/* tls-NAME=value of a rediss:// URL; 1 when p is no tls-* parameter. */
+static int query_tls(tg_redis_url_t *u, const char *p, size_t nlen,
+                     const char *v, size_t vlen, char *errstr, size_t size)
+{
+        tg_redis_tls_opts_t *t = &u->tls;
+        char name[32];
+
+        if (nlen < 4 || memcmp(p, "tls-", 4) != 0 || nlen >= sizeof(name))
+                return 1;
+        snprintf(name, sizeof(name), "%.*s", (int)nlen, p);
+        if (!tg_redis_tls_available())
+                return fail(errstr, size, "%s: %s", name,
+                            tg_redis_tls_missing());
+        if (u->is_unix || !t->enabled)
+                return fail(errstr, size, "%s needs a rediss:// URL", name);
+        if (strcmp(name, "tls-ca-file") == 0)
+                return set_tls_str(t->ca_file, sizeof(t->ca_file), name, v,
+                                   vlen, errstr, size);
+        if (strcmp(name, "tls-ca-dir") == 0)
+                return set_tls_str(t->ca_dir, sizeof(t->ca_dir), name, v, vlen,
+                                   errstr, size);
+        if (strcmp(name, "tls-cert") == 0)
+                return set_tls_str(t->cert, sizeof(t->cert), name, v, vlen,
+                                   errstr, size);
+        if (strcmp(name, "tls-key") == 0)
+                return set_tls_str(t->key, sizeof(t->key), name, v, vlen,
+                                   errstr, size);
+        if (strcmp(name, "tls-server-name") == 0) {
+                if (set_tls_str(t->server_name, sizeof(t->server_name), name, v,
+                                vlen, errstr, size))
+                        return -1;
+                if (!host_chars_ok(t->server_name, strlen(t->server_name), 0))
+                        return fail(errstr, size,
+                                    "tls-server-name: bad character");
+                return 0;
+        }
+        if (strcmp(name, "tls-insecure") == 0)
+                return set_flag(&t->insecure, v, vlen, errstr, size);
+        return 1;
+}
+
 static int query_param(tg_redis_url_t *u, int *db_seen, const char *p,
                        size_t len, char *errstr, size_t size)
 {
@@ -106,7 +204,10 @@ static int query_param(tg_redis_url_t *u, int *db_seen, const char *p,
         size_t nlen = eq ? (size_t)(eq - p) : len;
         const char *v = eq ? eq + 1 : p + len;
         size_t vlen = (size_t)(p + len - v);
+        int rc = query_tls(u, p, nlen, v, vlen, errstr, size);
 
+        if (rc <= 0)
+                return rc;
         if (nlen == 2 && memcmp(p, "db", 2) == 0)
                 return set_db(u, db_seen, v, vlen, errstr, size);
         if (nlen == 8 && memcmp(p, "password", 8) == 0) {
@@ -130,7 +231,9 @@ static int query_param(tg_redis_url_t *u, int *db_seen, const char *p,
         }
         return fail(errstr, size,
                     "unknown query parameter \"%.*s\" (expected db, "
-                    "password or user)",
+                    "password, user or, with rediss://, tls-ca-file, "
+                    "tls-ca-dir, tls-cert, tls-key, tls-server-name, "
+                    "tls-insecure)",
                     (int)(nlen > 32 ? 32 : nlen), p);
 }
 
@@ -295,6 +398,16 @@ static int parse_unix(tg_redis_url_t *u, const char *s, char *errstr,
                    : 0;
 }
 
+/* A client certificate needs its key and the other way round. */
+static int tls_check(const tg_redis_tls_opts_t *t, char *errstr, size_t size)
+{
+        if (!t->cert[0] != !t->key[0])
+                return fail(errstr, size,
+                            "mutual TLS needs both tls-cert and tls-key "
+                            "(--redis-tls-cert, --redis-tls-key)");
+        return 0;
+}
+
 int tg_redis_url_parse(const char *url, tg_redis_url_t *out, char *errstr,
                        size_t errstr_size)
 {
@@ -309,11 +422,18 @@ int tg_redis_url_parse(const char *url, tg_redis_url_t *out, char *errstr,
                 return parse_tcp(out, url + 8, errstr, errstr_size);
         if (strncmp(url, "unix://", 7) == 0)
                 return parse_unix(out, url + 7, errstr, errstr_size);
-        if (strncmp(url, "rediss://", 9) == 0)
-                return fail(errstr, errstr_size, TLS_REFUSED);
+        if (strncmp(url, "rediss://", 9) == 0) {
+                if (!tg_redis_tls_available())
+                        return fail(errstr, errstr_size, "rediss://: %s",
+                                    tg_redis_tls_missing());
+                out->tls.enabled = 1;
+                if (parse_tcp(out, url + 9, errstr, errstr_size))
+                        return -1;
+                return tls_check(&out->tls, errstr, errstr_size);
+        }
         /* Do not echo the URL: it may be "host:password" typed by mistake. */
         return fail(errstr, errstr_size,
-                    "must start with redis:// or unix:// "
+                    "must start with redis://, rediss:// or unix:// "
                     "(e.g. redis://127.0.0.1:6379/0)");
 }
 
@@ -326,10 +446,11 @@ void tg_redis_url_describe(const tg_redis_url_t *u, char *out, size_t size)
                          u->password[0] ? "&password=***" : "");
                 return;
         }
+        const char *scheme = u->tls.enabled ? "rediss" : "redis";
         if (u->user[0] && u->password[0])
-                snprintf(out, size, "redis://%s:***@", u->user);
+                snprintf(out, size, "%s://%s:***@", scheme, u->user);
         else
-                snprintf(out, size, "redis://%s", cred);
+                snprintf(out, size, "%s://%s", scheme, cred);
         size_t n = strlen(out);
         if (n >= size)
                 return;
@@ -390,13 +511,39 @@ static int login(redisContext *c, const tg_redis_url_t *u, char *errstr,
         return 0;
 }
 
+/* The handshake runs under the command timeout set just before. The
+ * context's SSL object keeps the OpenSSL context alive after t is gone. */
+static int tls_handshake(redisContext *c, tg_redis_tls_t **t,
+                         const tg_redis_url_t *u, char *why, size_t size)
+{
+        *t = tg_redis_tls_new(u, why, size);
+        return *t ? tg_redis_tls_attach(*t, c, why, size) : -1;
+}
+
+/* The first command over TLS is where a refused client certificate shows
+ * (TLS 1.3): say why the link broke when OpenSSL knows, else what to check. */
+static void tls_login_failed(tg_redis_tls_t *t, redisContext *c, char *why,
+                             size_t size)
+{
+        size_t n = strlen(why);
+        const char *ssl = tg_redis_tls_failure(t);
+
+        if (c->err != REDIS_ERR_IO && c->err != REDIS_ERR_EOF)
+                return;
+        if (ssl[0])
+                snprintf(why + n, size - n, " (%s)", ssl);
+        else
+                snprintf(why + n, size - n, "%s", tg_redis_tls_hint(t));
+}
+
 redisContext *tg_redis_connect_sync(const tg_redis_url_t *u, int timeout_ms,
                                     char *errstr, size_t errstr_size)
 {
         struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
         char where[TG_REDIS_HOST_MAX + TG_REDIS_USER_MAX + 64];
-        char why[256];
+        char why[640];
         redisContext *c;
+        tg_redis_tls_t *t = NULL;
 
         tg_redis_url_describe(u, where, sizeof(where));
         c = connect_raw(u, timeout_ms);
@@ -412,11 +559,18 @@ redisContext *tg_redis_connect_sync(const tg_redis_url_t *u, int timeout_ms,
                 snprintf(why, sizeof(why), "cannot set timeout");
                 goto err;
         }
-        if (login(c, u, why, sizeof(why)))
+        if (u->tls.enabled && tls_handshake(c, &t, u, why, sizeof(why)))
                 goto err;
+        if (login(c, u, why, sizeof(why))) {
+                if (t)
+                        tls_login_failed(t, c, why, sizeof(why));
+                goto err;
+        }
+        tg_redis_tls_free(t);
         return c;
 err:
         snprintf(errstr, errstr_size, "redis %s: %s", where, why);
+        tg_redis_tls_free(t);
         redisFree(c);
         return NULL;
 }

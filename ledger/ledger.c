@@ -65,10 +65,35 @@ static void schedule_reconnect(tg_ledger_t *l)
                 uv_timer_start(&l->reconnect, reconnect_cb, RECONNECT_MS, 0);
 }
 
+/* A link that died before it was ready, over TLS: say which check failed
+ * (a wrong CA, an expired certificate, a name mismatch, the server refusing
+ * our certificate). The same reason is logged again every 30 s at most, as
+ * reconnects retry every RECONNECT_MS. */
+static void log_tls_failure(tg_ledger_t *l, const char *fallback)
+{
+        const char *why = tg_redis_tls_failure(l->tls);
+        char msg[sizeof(l->tls_logged)];
+        int64_t now = tg_mono_us();
+
+        snprintf(msg, sizeof(msg), "%s%s", why[0] ? why : fallback,
+                 why[0] ? "" : tg_redis_tls_hint(l->tls));
+        if (strcmp(msg, l->tls_logged) == 0 &&
+            now - l->tls_logged_us < 30 * 1000000LL)
+                return;
+        memcpy(l->tls_logged, msg, sizeof(msg));
+        l->tls_logged_us = now;
+        tg_log(TG_LOG_ERROR,
+               "redis TLS to %s:%d failed: %s; admissions paused, retrying",
+               l->url.host, l->url.port, msg);
+}
+
 static void on_disconnect(const redisAsyncContext *ac, int status)
 {
         tg_ledger_t *l = ac->data;
 
+        if (l->tls && status != REDIS_OK && !l->link_ready && !l->closing)
+                log_tls_failure(l, ac->errstr[0] ? ac->errstr
+                                                 : "connection closed");
         l->ac = NULL;
         set_up(l, 0);
         schedule_reconnect(l);
@@ -89,6 +114,8 @@ static void on_ready(redisAsyncContext *ac, void *r, void *priv)
                         redisAsyncDisconnect(l->ac);
                 return;
         }
+        l->link_ready = 1;
+        l->tls_logged[0] = '\0'; /* a later failure is news again */
         set_up(l, 1);
 }
 
@@ -120,6 +147,7 @@ static void send_setup(tg_ledger_t *l)
 static void connect_start(tg_ledger_t *l)
 {
         redisAsyncContext *ac;
+        char err[256];
 
         if (l->url.is_unix)
                 ac = redisAsyncConnectUnix(l->url.path);
@@ -133,6 +161,12 @@ static void connect_start(tg_ledger_t *l)
                 schedule_reconnect(l);
                 return;
         }
+        if (l->tls && tg_redis_tls_attach(l->tls, &ac->c, err, sizeof(err))) {
+                log_tls_failure(l, err);
+                redisAsyncFree(ac);
+                schedule_reconnect(l);
+                return;
+        }
         if (tg_ledger_uv_attach(ac, l->loop)) {
                 tg_log(TG_LOG_WARN, "redis connect failed: cannot poll");
                 redisAsyncFree(ac);
@@ -141,6 +175,7 @@ static void connect_start(tg_ledger_t *l)
         }
         ac->data = l;
         l->ac = ac;
+        l->link_ready = 0;
         l->link_us = tg_mono_us();
         redisAsyncSetConnectCallback(ac, on_connect);
         redisAsyncSetDisconnectCallback(ac, on_disconnect);
@@ -176,6 +211,14 @@ tg_ledger_t *tg_ledger_new(uv_loop_t *loop, const char *url,
                 free(l);
                 return NULL;
         }
+        if (l->url.tls.enabled) {
+                l->tls = tg_redis_tls_new(&l->url, errstr, errstr_size);
+                if (!l->tls) {
+                        memset(l->url.password, 0, sizeof(l->url.password));
+                        free(l);
+                        return NULL;
+                }
+        }
         l->loop = loop;
         l->state_cb = state_cb;
         l->state_opaque = opaque;
@@ -194,8 +237,10 @@ static void free_after_close(uv_handle_t *h)
 {
         tg_ledger_t *l = h->data;
 
-        if (++l->closed == 2)
+        if (++l->closed == 2) {
+                tg_redis_tls_free(l->tls);
                 free(l);
+        }
 }
 
 void tg_ledger_destroy(tg_ledger_t *l)

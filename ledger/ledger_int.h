@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "ledger.h"
+#include "redis_tls.h"
 #include "redis_url.h"
 
 #define RECONNECT_MS  500
@@ -22,8 +23,12 @@ struct tg_ledger {
         uv_loop_t *loop;
         tg_redis_url_t url;
         redisAsyncContext *ac; /* NULL while down */
-        int up;                /* connected, authenticated, selected */
-        int64_t link_us;       /* when ac was opened (monotonic) */
+        tg_redis_tls_t *tls;   /* rediss://: one handshake per link */
+        char tls_logged[640];  /* last TLS failure logged, see ledger.c */
+        int64_t tls_logged_us;
+        int up;          /* connected, authenticated, selected */
+        int link_ready;  /* this link got that far once */
+        int64_t link_us; /* when ac was opened (monotonic) */
         uv_timer_t reconnect;
         uv_timer_t watchdog;
         int64_t timeout_ms;

@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "budget.h"
+#include "redis_url.h"
 
 #define TG_EXIT_OK    0
 #define TG_EXIT_FAIL  1 /* runtime failure, or a difference found */
@@ -24,6 +25,7 @@
 
 typedef struct tg_cli {
         const char *redis_url;   /* --redis, TOLLGATE_REDIS */
+        tg_redis_tls_args_t tls; /* --redis-tls-*, TOLLGATE_REDIS_TLS_* */
         const char *brokers;     /* --brokers, TOLLGATE_BROKERS */
         const char *usage_topic; /* --usage-topic, TOLLGATE_USAGE_TOPIC */
         const char *props[TG_CLI_PROPS_MAX]; /* -X name=value, librdkafka */
@@ -39,6 +41,12 @@ enum {
         TG_OPT_BROKERS,
         TG_OPT_USAGE_TOPIC,
         TG_OPT_TIMEOUT,
+        TG_OPT_TLS_CA_FILE,
+        TG_OPT_TLS_CA_DIR,
+        TG_OPT_TLS_CERT,
+        TG_OPT_TLS_KEY,
+        TG_OPT_TLS_SERVER_NAME,
+        TG_OPT_TLS_INSECURE,
         TG_OPT_FIRST_LOCAL, /* commands number their own options from here */
 };
 
@@ -47,6 +55,14 @@ enum {
             {"brokers", required_argument, NULL, TG_OPT_BROKERS},              \
             {"usage-topic", required_argument, NULL, TG_OPT_USAGE_TOPIC},      \
             {"timeout", required_argument, NULL, TG_OPT_TIMEOUT},              \
+            {"redis-tls-ca-file", required_argument, NULL,                     \
+             TG_OPT_TLS_CA_FILE},                                              \
+            {"redis-tls-ca-dir", required_argument, NULL, TG_OPT_TLS_CA_DIR},  \
+            {"redis-tls-cert", required_argument, NULL, TG_OPT_TLS_CERT},      \
+            {"redis-tls-key", required_argument, NULL, TG_OPT_TLS_KEY},        \
+            {"redis-tls-server-name", required_argument, NULL,                 \
+             TG_OPT_TLS_SERVER_NAME},                                          \
+            {"redis-tls-insecure", no_argument, NULL, TG_OPT_TLS_INSECURE},    \
         {                                                                      \
                 "help", no_argument, NULL, 'h'                                 \
         }
@@ -56,11 +72,21 @@ enum {
 
 #define TG_CLI_COMMON_HELP                                                     \
         "Common options:\n"                                                    \
-        "  --redis URL         redis://[[user]:password@]host[:port][/db] "    \
+        "  --redis URL         redis[s]://[[user]:password@]host[:port][/db] " \
         "or\n"                                                                 \
         "                      unix:///path.sock[?db=N]; env "                 \
         "TOLLGATE_REDIS,\n"                                                    \
         "                      default " TG_CLI_DEFAULT_URL "\n"               \
+        "  --redis-tls-ca-file F, --redis-tls-ca-dir D   rediss://: CAs "      \
+        "(default the system store)\n"                                         \
+        "  --redis-tls-cert F, --redis-tls-key F         client certificate "  \
+        "(mutual TLS)\n"                                                       \
+        "  --redis-tls-server-name N   name to verify (default the host)\n"    \
+        "  --redis-tls-insecure        do NOT verify the server\n"             \
+        "                      env TOLLGATE_REDIS_TLS_CA_FILE, _CA_DIR, "      \
+        "_CERT, "                                                              \
+        "_KEY,\n"                                                              \
+        "                      _SERVER_NAME, _INSECURE=1\n"                    \
         "  --brokers LIST      Kafka bootstrap servers; env "                  \
         "TOLLGATE_BROKERS\n"                                                   \
         "  --usage-topic T     env TOLLGATE_USAGE_TOPIC, default "             \

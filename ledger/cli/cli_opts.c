@@ -8,12 +8,21 @@
 
 void tg_cli_init(tg_cli_t *cli)
 {
-        const char *prefix = getenv("TOLLGATE_TOPIC_PREFIX");
+        const char *prefix = getenv("TOLLGATE_TOPIC_PREFIX"), *insecure;
 
         memset(cli, 0, sizeof(*cli));
         cli->redis_url = getenv("TOLLGATE_REDIS");
         if (!cli->redis_url || !*cli->redis_url)
                 cli->redis_url = TG_CLI_DEFAULT_URL;
+        cli->tls.ca_file = getenv("TOLLGATE_REDIS_TLS_CA_FILE");
+        cli->tls.ca_dir = getenv("TOLLGATE_REDIS_TLS_CA_DIR");
+        cli->tls.cert = getenv("TOLLGATE_REDIS_TLS_CERT");
+        cli->tls.key = getenv("TOLLGATE_REDIS_TLS_KEY");
+        cli->tls.server_name = getenv("TOLLGATE_REDIS_TLS_SERVER_NAME");
+        insecure = getenv("TOLLGATE_REDIS_TLS_INSECURE");
+        cli->tls.insecure =
+            insecure && (!strcmp(insecure, "1") || !strcmp(insecure, "true") ||
+                         !strcmp(insecure, "yes"));
         cli->brokers = getenv("TOLLGATE_BROKERS");
         cli->usage_topic = getenv("TOLLGATE_USAGE_TOPIC");
         if (!cli->usage_topic || !*cli->usage_topic) {
@@ -74,6 +83,24 @@ static int common_opt(tg_cli_t *cli, int opt, const char *arg)
                 return 0;
         case TG_OPT_BROKERS:
                 cli->brokers = arg;
+                return 0;
+        case TG_OPT_TLS_CA_FILE:
+                cli->tls.ca_file = arg;
+                return 0;
+        case TG_OPT_TLS_CA_DIR:
+                cli->tls.ca_dir = arg;
+                return 0;
+        case TG_OPT_TLS_CERT:
+                cli->tls.cert = arg;
+                return 0;
+        case TG_OPT_TLS_KEY:
+                cli->tls.key = arg;
+                return 0;
+        case TG_OPT_TLS_SERVER_NAME:
+                cli->tls.server_name = arg;
+                return 0;
+        case TG_OPT_TLS_INSECURE:
+                cli->tls.insecure = 1;
                 return 0;
         case TG_OPT_USAGE_TOPIC:
                 if (!*arg)

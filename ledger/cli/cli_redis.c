@@ -8,15 +8,35 @@
 
 #include "redis_url.h"
 
+/* The URL with the --redis-tls-* options in (redis_url.h), parsed. */
+static int cli_url(tg_cli_t *cli, tg_redis_url_t *url, char *err, size_t size)
+{
+        char *full =
+            tg_redis_url_with_tls(cli->redis_url, &cli->tls, err, size);
+        int rc;
+
+        if (!full)
+                return -1;
+        rc = tg_redis_url_parse(full, url, err, size);
+        free(full);
+        return rc;
+}
+
 int tg_cli_redis(tg_cli_t *cli, redisContext **out)
 {
-        tg_redis_url_t url;
-        char err[512];
+        tg_redis_url_t *url = calloc(1, sizeof(*url));
+        char err[768];
 
         *out = NULL;
-        if (tg_redis_url_parse(cli->redis_url, &url, err, sizeof(err)))
+        if (!url)
+                return tg_cli_fail(cli, "out of memory");
+        if (cli_url(cli, url, err, sizeof(err))) {
+                free(url);
                 return tg_cli_usage_error(cli, "--redis: %s", err);
-        *out = tg_redis_connect_sync(&url, cli->timeout_ms, err, sizeof(err));
+        }
+        *out = tg_redis_connect_sync(url, cli->timeout_ms, err, sizeof(err));
+        memset(url->password, 0, sizeof(url->password));
+        free(url);
         return *out ? 0 : tg_cli_fail(cli, "%s", err);
 }
 
