@@ -484,8 +484,16 @@ def test_kafka_auth_none(helm):
     assert "KAFKA_SASL_PASSWORD" not in env_of(c)
 
 
-def test_kafka_auth_unknown_is_refused(helm):
-    assert "kafkaAuth must be" in refused(helm, ["kafkaAuth=kerberos"])
+def test_unknown_or_mistyped_values_are_refused(helm):
+    # values.schema.json first; the templates' own checks behind it.
+    err = refused(helm, ["kafkaAuth=kerberos"])
+    assert "/kafkaAuth" in err and "aws-msk-iam" in err, err
+    err = refused(helm, ["kafkAuth=aws-msk-iam"])
+    assert "'kafkAuth' not allowed" in err, err
+    err = refused(helm, ["keda.maxReplica=4"])
+    assert "'maxReplica' not allowed" in err, err
+    assert "/serviceAccount/roleArn" in refused(helm, ["serviceAccount.roleArn=tollgate-worker"])
+    assert "/replicas" in refused(helm, ["replicas=two"])
 
 
 def test_redis_tls(helm, default):
