@@ -38,8 +38,10 @@ NOT_IN_CHART = {"Namespace"}
 
 # --- helm --------------------------------------------------------------------
 
-def find_helm():
-    candidates = [os.environ.get("TOLLGATE_HELM"), shutil.which("helm")]
+def helm_candidates():
+    """Where a helm may be: TOLLGATE_HELM, Go's bin folder (where
+    deploy/local/install-helm.sh puts it), then PATH."""
+    candidates = [os.environ.get("TOLLGATE_HELM")]
     go = shutil.which("go")
     if go:
         r = subprocess.run([go, "env", "GOBIN", "GOPATH"], capture_output=True,
@@ -47,26 +49,30 @@ def find_helm():
         gobin, _, gopath = r.stdout.partition("\n")
         candidates += [gobin.strip() and f"{gobin.strip()}/helm",
                        gopath.strip() and f"{gopath.strip()}/bin/helm"]
-    candidates.append(str(Path.home() / "go" / "bin" / "helm"))
+    candidates += [str(Path.home() / "go" / "bin" / "helm"), shutil.which("helm")]
+    seen = []
     for c in candidates:
-        if c and Path(c).is_file() and os.access(c, os.X_OK):
-            return c
-    return None
+        if c and c not in seen and Path(c).is_file() and os.access(c, os.X_OK):
+            seen.append(c)
+    return seen
+
+
+def helm_version(path):
+    r = subprocess.run([path, "version", "--template", "{{.Version}}"],
+                       capture_output=True, text=True, check=False, timeout=60)
+    return r.stdout.strip() if r.returncode == 0 else f"error: {r.stderr.strip()}"
 
 
 @pytest.fixture(scope="session")
 def helm():
-    path = find_helm()
-    if not path:
-        pytest.fail("helm not found (PATH, TOLLGATE_HELM, GOBIN, GOPATH/bin): "
-                    "run deploy/local/install-helm.sh (deploy/local/install-deps.sh "
-                    "does, and CI runs that)", pytrace=False)
-    r = subprocess.run([path, "version", "--template", "{{.Version}}"],
-                       capture_output=True, text=True, check=False, timeout=60)
-    assert r.returncode == 0, f"{path} version: {r.stderr}"
-    assert r.stdout.strip() == HELM_VERSION, \
-        f"{path} is helm {r.stdout.strip()!r}, want {HELM_VERSION}: run deploy/local/install-helm.sh"
-    return path
+    found = {path: helm_version(path) for path in helm_candidates()}
+    for path, version in found.items():
+        if version == HELM_VERSION:
+            return path
+    pytest.fail(f"helm {HELM_VERSION} not found (TOLLGATE_HELM, GOBIN, GOPATH/bin, PATH"
+                + (f"; found {found}" if found else "")
+                + "): run deploy/local/install-helm.sh (deploy/local/install-deps.sh "
+                "does, and CI runs that)", pytrace=False)
 
 
 def run_helm(helm, *args):
