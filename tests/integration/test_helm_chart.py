@@ -473,8 +473,17 @@ def test_kafka_auth_aws_msk_iam(helm, default):
     assert cspec["serviceAccountName"] == container(dep, "worker")[0]["serviceAccountName"]
     # The default (SCRAM) runs the job under no account of ours.
     assert "serviceAccountName" not in container(of_kind(default, "CronJob"), "release")[0]
-    meta = of_kind(render(helm, ["kafkaAuth=aws-msk-iam"]), "ScaledObject")["spec"]["triggers"][0]["metadata"]
+    # Pod Identity (no role ARN): KEDA cannot borrow the workers' role.
+    err = refused(helm, ["kafkaAuth=aws-msk-iam"])
+    assert "keda.awsIdentityOwner=keda" in err, err
+    objs = render(helm, ["kafkaAuth=aws-msk-iam", "keda.awsIdentityOwner=keda"])
+    meta = of_kind(objs, "ScaledObject")["spec"]["triggers"][0]["metadata"]
     assert meta["awsRegion"] == "us-east-1", "the MSK region defaults to config.region"
+    assert of_kind(objs, "TriggerAuthentication")["spec"] == {
+        "podIdentity": {"provider": "aws", "identityOwner": "keda"}}
+    objs = render(helm, ["kafkaAuth=aws-msk-iam", f"keda.awsRoleArn={ARN}"])
+    assert of_kind(objs, "TriggerAuthentication")["spec"] == {
+        "podIdentity": {"provider": "aws", "roleArn": ARN}}
 
 
 def test_kafka_auth_none(helm):

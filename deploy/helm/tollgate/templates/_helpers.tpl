@@ -95,6 +95,9 @@ as 1.048576e+06: integers are printed as integers.
 {{- fail (printf "keda.maxReplicas (%d) exceeds keda.requestsPartitions (%d): replicas beyond the partition count of %s.requests get no partition (add partitions first)" $max (int64 .Values.keda.requestsPartitions) .Values.kafka.topicPrefix) -}}
 {{- end -}}
 {{- end -}}
+{{- if and .Values.keda.enabled (eq .Values.kafkaAuth "aws-msk-iam") (eq .Values.keda.awsIdentityOwner "workload") (not .Values.keda.awsRoleArn) (not .Values.serviceAccount.roleArn) -}}
+{{- fail "keda.awsIdentityOwner workload takes the role from the ServiceAccount's eks.amazonaws.com/role-arn (IRSA), and serviceAccount.roleArn is empty: set it, or with EKS Pod Identity set keda.awsIdentityOwner=keda (the KEDA operator's role) or keda.awsRoleArn" -}}
+{{- end -}}
 {{- if and .Values.redisTls.enabled (not .Values.redisTls.existingSecret) -}}
 {{- fail "redisTls.enabled: set redisTls.existingSecret to the Secret holding the CA (and the client certificate and key); for the system CA bundle alone leave redisTls off and use a rediss:// URL" -}}
 {{- end -}}
