@@ -12,7 +12,8 @@
 # is the Kubernetes minor of helm's client-go, as in a release build.
 #
 # Needs the machine's Go (1.26 builds helm v3.22.0). Prints the binary's path
-# on stdout. A fresh build (empty module cache) took 180 s on 2 shared cores.
+# on stdout. A fresh build (empty module and build caches) took 168-180 s on
+# 2 shared cores and leaves about 1.1 GB in them; a rebuild is skipped.
 #   deploy/local/install-helm.sh            # install, or check and skip
 #   TOLLGATE_HELM_VERSION=v3.22.0 deploy/local/install-helm.sh
 set -euo pipefail
