@@ -3,7 +3,9 @@
 # the Debian packages of packages/debian<VERSION_ID>.list (skipped when all
 # are present), the Python test packages
 # of tests/requirements.txt, and the Kafka broker jars from Maven Central
-# into deploy/local/lib/ (skipped when already resolved for this pom.xml).
+# into deploy/local/lib/ (skipped when already resolved for this pom.xml),
+# and helm for the Helm chart's tests (install-helm.sh: built from the Go
+# module proxy once, about 3 minutes; skipped when already built).
 # Idempotent; a re-run on a ready machine takes a few seconds.
 set -euo pipefail
 # shellcheck disable=SC2034 # TG_NAME is read by lib.sh
@@ -91,8 +93,19 @@ install_kafka_jars() {
 	tg_log "Kafka jars: $(find "$lib" -name "*.jar" | wc -l) jars in $lib"
 }
 
+# helm, for tests/integration/test_helm_chart.py. Needs Go (the machine's);
+# without it the chart tests fail and say how to get helm.
+install_helm() {
+	if ! command -v go >/dev/null; then
+		tg_log "helm: go not found, not building helm (the Helm chart tests will fail)"
+		return 0
+	fi
+	"$TG_LOCAL_DIR/install-helm.sh" >/dev/null
+}
+
 t0=$(tg_now)
 install_apt
 install_python
 install_kafka_jars
+install_helm
 tg_log "done after $(tg_since "$t0")s"
