@@ -64,6 +64,7 @@ typedef struct tg_tier_rate {
 #define TG_PROFILE_EU     (1u << 1)
 #define TG_PROFILE_APAC   (1u << 2)
 #define TG_PROFILE_GLOBAL (1u << 3)
+#define TG_PROFILE_LISTED (1u << 8) /* the catalog gave the list */
 
 typedef struct tg_model {
         char *alias;    /* "nova-lite" */

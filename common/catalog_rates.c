@@ -158,6 +158,7 @@ static int profiles_load(tg_model_t *m, json_t *a, char *errstr, size_t size)
                 return 0;
         if (!json_is_array(a))
                 goto bad;
+        m->profiles = TG_PROFILE_LISTED;
         json_array_foreach(a, i, v)
         {
                 const char *s = json_string_value(v);
