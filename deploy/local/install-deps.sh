@@ -14,7 +14,7 @@ APT_PACKAGES=(
 	build-essential pkg-config cmake ninja-build clang clang-format
 	libclang-rt-14-dev valgrind git curl ca-certificates jq
 	librdkafka-dev libhiredis-dev libcurl4-openssl-dev libjansson-dev
-	libssl-dev libuv1-dev libmicrohttpd-dev
+	libssl-dev libuv1-dev libmicrohttpd-dev zlib1g-dev
 	redis-server redis-tools kcat
 	openjdk-17-jre-headless maven python3 python3-pip
 )

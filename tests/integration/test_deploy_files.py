@@ -426,10 +426,11 @@ def test_dockerfile_contents():
     runtime = "\n".join(a for i, a in ins[last_from:] if i == "RUN")
     for pkg in ("cmake", "ninja-build", "librdkafka-dev", "libhiredis-dev",
                 "libcurl4-openssl-dev", "libjansson-dev", "libssl-dev",
-                "libuv1-dev", "libmicrohttpd-dev"):
+                "libuv1-dev", "libmicrohttpd-dev", "zlib1g-dev"):
         assert pkg in builder, f"builder stage lacks {pkg}"
     for pkg in ("librdkafka1", "libhiredis0.14", "libcurl4", "libjansson4",
-                "libssl3", "libuv1", "libmicrohttpd12", "ca-certificates"):
+                "libssl3", "libuv1", "libmicrohttpd12", "zlib1g",
+                "ca-certificates"):
         assert re.search(rf"(^|\s){re.escape(pkg)}(\s|$)", runtime), \
             f"runtime stage lacks {pkg}"
     assert "-dev" not in runtime, "no -dev packages in the runtime stage"
