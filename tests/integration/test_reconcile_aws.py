@@ -254,3 +254,20 @@ def test_usage_errors(stack, tmp_path):
     assert res.returncode == 2
     res = reconcile(stack, tmp_path / "absent.csv")
     assert res.returncode == 1 and "cannot open" in res.stderr
+
+
+def test_cost_notations(stack):
+    """CUR costs come with up to 15+ decimals or in E notation: each is
+    rounded to the nano-dollar once, and still agrees."""
+    rows = cur_rows(stack["usage"])
+    a, b = rows[0], rows[1]
+    na = int(a["line_item_unblended_cost"].replace(".", ""))
+    nb = int(b["line_item_unblended_cost"].replace(".", ""))
+    a["line_item_unblended_cost"] = f"{na}E-9"             # 10020E-9
+    b["line_item_unblended_cost"] = nano_str(nb) + "4999"  # below half a nano
+    res = reconcile(stack, write(stack["tmp"] / "notation.csv", rows), "--tolerance-usd", "0")
+    assert res.returncode == 0, res.stdout + res.stderr
+    b["line_item_unblended_cost"] = nano_str(nb) + "5"     # half a nano rounds up
+    res = reconcile(stack, write(stack["tmp"] / "notation2.csv", rows), "--tolerance-usd", "0")
+    (line,) = diffs(res)
+    assert "0.000000001" in line, line
