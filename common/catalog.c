@@ -41,23 +41,6 @@ static tg_family_t family_parse(const char *s)
         return TG_FAMILY_OTHER;
 }
 
-static int price_get(json_t *price, const char *key, int optional, int64_t *out)
-{
-        json_t *v = json_object_get(price, key);
-
-        if (!v && optional) {
-                *out = 0;
-                return 0;
-        }
-        if (json_is_integer(v) && json_integer_value(v) >= 0 &&
-            json_integer_value(v) <= 1000000) {
-                *out = json_integer_value(v) * 1000000000LL;
-                return 0;
-        }
-        return json_is_string(v) ? tg_usd_parse_nano(json_string_value(v), out)
-                                 : -1;
-}
-
 static int64_t int_get(json_t *o, const char *key, int64_t dflt)
 {
         json_t *v = json_object_get(o, key);
@@ -66,7 +49,7 @@ static int64_t int_get(json_t *o, const char *key, int64_t dflt)
 
 static int model_load(tg_model_t *m, json_t *o, char *errstr, size_t size)
 {
-        json_t *price = json_object_get(o, "price");
+        char why[200];
         const char *alias = json_string_value(json_object_get(o, "alias"));
         const char *id = json_string_value(json_object_get(o, "modelId"));
 
@@ -82,15 +65,9 @@ static int model_load(tg_model_t *m, json_t *o, char *errstr, size_t size)
         m->max_output_tokens = int_get(o, "maxOutputTokens", 4096);
         m->message_overhead_tokens = int_get(o, "messageOverheadTokens", 8);
         m->request_overhead_tokens = int_get(o, "requestOverheadTokens", 16);
-        if (!json_is_object(price) ||
-            price_get(price, "input", 0, &m->price.input) ||
-            price_get(price, "output", 0, &m->price.output) ||
-            price_get(price, "cacheRead", 1, &m->price.cache_read) ||
-            price_get(price, "cacheWrite", 1, &m->price.cache_write))
-                return cat_fail(errstr, size,
-                                "catalog: model %.64s: price needs input and "
-                                "output as decimal USD strings per 1M tokens",
-                                alias),
+        if (tg_model_rates_load(m, o, why, sizeof(why)))
+                return cat_fail(errstr, size, "catalog: model %.64s: %s", alias,
+                                why),
                        -1;
         /* Bounded so the reservation bound cannot overflow. */
         if (m->max_output_tokens < 1 || m->max_output_tokens > 10000000 ||
@@ -149,6 +126,33 @@ static int route_load(tg_catalog_t *cat, tg_route_t *r, json_t *o, char *errstr,
         return 0;
 }
 
+/* An alias or model id naming two models would make resolution depend on
+ * the order of the file. */
+static int check_unique(const tg_catalog_t *cat, size_t i, char *errstr,
+                        size_t size)
+{
+        const tg_model_t *m = &cat->models[i];
+
+        for (size_t j = 0; j < i; j++) {
+                const tg_model_t *o = &cat->models[j];
+                const char *dup = !strcmp(m->alias, o->alias) ||
+                                          !strcmp(m->alias, o->model_id)
+                                      ? m->alias
+                                  : !strcmp(m->model_id, o->model_id) ||
+                                          !strcmp(m->model_id, o->alias)
+                                      ? m->model_id
+                                      : NULL;
+                if (dup)
+                        return cat_fail(errstr, size,
+                                        "catalog: model %.64s: duplicate alias "
+                                        "or modelId \"%.64s\" (also model "
+                                        "%.64s)",
+                                        m->alias, dup, o->alias),
+                               -1;
+        }
+        return 0;
+}
+
 static int models_load(tg_catalog_t *cat, json_t *models, char *errstr,
                        size_t size)
 {
@@ -167,7 +171,8 @@ static int models_load(tg_catalog_t *cat, json_t *models, char *errstr,
                 json_t *o = json_array_get(models, i);
                 const char *t;
                 cat->n_models++;
-                if (model_load(&cat->models[i], o, errstr, size))
+                if (model_load(&cat->models[i], o, errstr, size) ||
+                    check_unique(cat, i, errstr, size))
                         return -1;
                 t = json_string_value(json_object_get(o, "target"));
                 if (t && !*t)

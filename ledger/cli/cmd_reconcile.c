@@ -5,10 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "aws_cost.h"
 #include "table.h"
 
 static const char help[] =
     "Usage: " TG_CLI_PROG " reconcile [--json] [--from-beginning]\n"
+    "       " TG_CLI_PROG " reconcile --aws-cost FILE [--by profile|tag:NAME]\n"
+    "       [--tolerance-usd USD] [--json]\n"
     "\n"
     "Reads the usage topic from the beginning to the end it has when the\n"
     "command starts (committed transactions only), sums costNanoUsd and\n"
@@ -26,19 +29,70 @@ static const char help[] =
     "  --json            one JSON object: ok, pairs, issues, stats\n"
     "  --from-beginning  the default and only mode, for clarity\n"
     "\n"
-    "Exit status: 0 all match, 1 any difference or unusable event, 2\n"
-    "usage error.\n"
+    "With --aws-cost, compares AWS's own bill instead: FILE is an AWS\n"
+    "Data Exports CUR 2.0 CSV (gzip or not, - for standard input). Its\n"
+    "AmazonBedrock Usage lines (line_item_unblended_cost, USD) are summed\n"
+    "per UTC day (line_item_usage_start_date) and per profile\n"
+    "(line_item_resource_id; tollgate's side: each approved event's\n"
+    "target) or per cost allocation tag (--by tag:NAME: resource_tags\n"
+    "user:NAME; tollgate's side: tags.NAME), and compared with the\n"
+    "approved usage events' costNanoUsd per day of decidedAt. Each pair\n"
+    "differing by more than the tolerance (default $0.01) is printed with\n"
+    "the likely reason (billing lag, requests outside tollgate, price\n"
+    "changes, a missing day). Missing columns, non-USD lines and lines\n"
+    "that do not parse are reported by line number on stderr; the rest is\n"
+    "compared.\n"
+    "\n"
+    "Exit status: 0 all match, 1 any difference, unusable event or bad\n"
+    "CSV line, 2 usage error.\n"
     "\n" TG_CLI_COMMON_HELP;
 
-enum { OPT_JSON = TG_OPT_FIRST_LOCAL, OPT_FROM_BEGINNING };
+enum {
+        OPT_JSON = TG_OPT_FIRST_LOCAL,
+        OPT_FROM_BEGINNING,
+        OPT_AWS_COST,
+        OPT_BY,
+        OPT_TOLERANCE,
+};
 
 static int on_opt(tg_cli_t *cli, int opt, const char *arg, void *opaque)
 {
-        if (opt == OPT_JSON)
-                *(int *)opaque = 1;
-        else if (opt != OPT_FROM_BEGINNING)
-                return tg_cli_usage_error(cli, "unknown option");
-        return 0;
+        tg_awscost_opts_t *o = opaque;
+        char err[256];
+
+        switch (opt) {
+        case OPT_JSON:
+                o->json = 1;
+                return 0;
+        case OPT_FROM_BEGINNING:
+                return 0;
+        case OPT_AWS_COST:
+                o->file = arg;
+                return 0;
+        case OPT_BY:
+                if (strcmp(arg, "profile") == 0) {
+                        o->tag = NULL;
+                        return 0;
+                }
+                if (strncmp(arg, "tag:", 4) == 0 &&
+                    tg_tag_check(arg + 4, "", err, sizeof(err)) == 0 &&
+                    arg[4]) {
+                        o->tag = arg + 4;
+                        return 0;
+                }
+                return tg_cli_usage_error(cli,
+                                          "--by: \"%s\" is not profile or "
+                                          "tag:NAME",
+                                          arg);
+        case OPT_TOLERANCE:
+                if (tg_cli_parse_usd(arg, &o->tolerance_nano))
+                        return tg_cli_usage_error(cli,
+                                                  "--tolerance-usd: \"%s\" "
+                                                  "is not an amount in USD",
+                                                  arg);
+                return 0;
+        }
+        return tg_cli_usage_error(cli, "unknown option");
 }
 
 static int differs(const tg_pair_t *p)
@@ -165,18 +219,25 @@ int tg_cmd_reconcile(tg_cli_t *cli, int argc, char **argv)
             TG_CLI_COMMON_LONGOPTS,
             {"json", no_argument, NULL, OPT_JSON},
             {"from-beginning", no_argument, NULL, OPT_FROM_BEGINNING},
+            {"aws-cost", required_argument, NULL, OPT_AWS_COST},
+            {"by", required_argument, NULL, OPT_BY},
+            {"tolerance-usd", required_argument, NULL, OPT_TOLERANCE},
             {NULL, 0, NULL, 0}};
+        tg_awscost_opts_t o = {.tolerance_nano = 10000000}; /* $0.01 */
         redisContext *c;
         tg_totals_t t;
-        int first, json = 0, rc;
+        int first, json, rc;
 
         rc = tg_cli_getopt(cli, argc, argv, longopts, TG_CLI_COMMON_SHORTOPTS,
-                           on_opt, &json, help, &first);
+                           on_opt, &o, help, &first);
+        json = o.json;
         if (rc)
                 return rc < 0 ? TG_EXIT_OK : rc;
         if (first < argc)
                 return tg_cli_usage_error(cli, "unexpected argument \"%s\"",
                                           argv[first]);
+        if (o.file)
+                return tg_reconcile_aws(cli, &o);
         if ((rc = tg_cli_redis(cli, &c)))
                 return rc;
         tg_totals_init(&t);

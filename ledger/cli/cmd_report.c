@@ -4,8 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <hiredis/hiredis.h>
+
+#include "keys.h"
 #include "replay.h"
 #include "report.h"
+#include "report_burn.h"
+#include "tgtime.h"
 #include "usage_event.h"
 
 static const char help[] =
@@ -28,7 +33,10 @@ static const char help[] =
     "                  invalid, failed); default all\n"
     "  --format F      table (default), csv, json, or html: one\n"
     "                  self-contained page with a stacked bar chart of\n"
-    "                  spend per day and group, and the table\n"
+    "                  spend per day and group, the table, and per money\n"
+    "                  budget (definitions and spend read from Redis) a\n"
+    "                  burn-down of its current period: spend so far, the\n"
+    "                  projection to the period end, limit and thresholds\n"
     "  --out FILE      write there instead of standard output\n"
     "\n"
     "Cost is the sum of costNanoUsd as recorded (integer nano-USD; USD\n"
@@ -195,6 +203,9 @@ static int on_event(json_t *ev, const char *rid, void *opaque, char *errstr,
 
         if (tg_usage_ev_parse(ev, &e, errstr, size))
                 return 1;
+        /* The burn-down shows the current period whatever --from/--to. */
+        if (r->burn && tg_burn_add(r->burn, &e, ev))
+                return snprintf(errstr, size, "out of memory"), -1;
         if ((r->from || r->to) &&
             (!e.has_ts || (r->from && e.ts_us < r->from_us) ||
              (r->to && e.ts_us >= r->to_us))) {
@@ -253,6 +264,40 @@ static int write_out(tg_cli_t *cli, const report_args_t *a)
         return TG_EXIT_OK;
 }
 
+/* Budget definitions and current spend for the burn-down; without Redis
+ * the page says so instead of failing the report. */
+static void burn_budgets(tg_cli_t *cli, tg_burn_t *b)
+{
+        redisContext *c = NULL;
+        char key[128], label[TG_PERIOD_LABEL_MAX];
+        redisReply *rep;
+
+        if (tg_cli_redis(cli, &c) ||
+            tg_cli_budgets_load(cli, c, &b->budgets, &b->n_budgets)) {
+                tg_cli_warn(cli, "no burn-down charts (Redis unavailable)");
+                b->budgets = NULL;
+                b->n_budgets = 0;
+                goto out;
+        }
+        b->spent = calloc(b->n_budgets + 1, sizeof(*b->spent));
+        for (size_t i = 0; b->spent && i < b->n_budgets; i++) {
+                tg_period_label(b->budgets[i].period, b->now, label);
+                tg_key_budget(key, sizeof(key), b->budgets[i].id, label);
+                rep = redisCommand(c, "HGET %s spent", key);
+                if (rep)
+                        tg_cli_reply_int(rep, &b->spent[i]);
+                freeReplyObject(rep);
+        }
+        if (!b->spent) {
+                tg_cli_budgets_free(b->budgets, b->n_budgets);
+                b->budgets = NULL;
+                b->n_budgets = 0;
+        }
+out:
+        if (c)
+                redisFree(c);
+}
+
 static int report_run(tg_cli_t *cli, report_args_t *a)
 {
         tg_replay_conf_t conf = {.brokers = cli->brokers,
@@ -264,12 +309,24 @@ static int report_run(tg_cli_t *cli, report_args_t *a)
         tg_replay_stats_t stats;
         char err[512];
 
+        tg_burn_t burn;
+        int rc;
+
         if (a->rep.from && a->rep.to && a->rep.to_us <= a->rep.from_us)
                 return tg_cli_usage_error(cli, "--to must be after --from");
+        tg_burn_init(&burn, tg_time_now());
+        if (a->format && strcmp(a->format, "html") == 0) {
+                a->rep.burn = &burn;
+                burn_budgets(cli, &burn);
+        }
         if (tg_replay_run(&conf, on_event, on_issue, &a->rep, &stats, err,
                           sizeof(err)))
-                return tg_cli_fail(cli, "%s", err);
-        return write_out(cli, a);
+                rc = tg_cli_fail(cli, "%s", err);
+        else
+                rc = write_out(cli, a);
+        a->rep.burn = NULL;
+        tg_burn_free(&burn);
+        return rc;
 }
 
 int tg_cmd_report(tg_cli_t *cli, int argc, char **argv)

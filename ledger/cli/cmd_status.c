@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "forecast.h"
 #include "table.h"
 #include "tgtime.h"
 
@@ -19,9 +20,17 @@ static const char help[] =
     "                  period, periodKind, limitNanoUsd (null if none),\n"
     "                  spentNanoUsd, reservedNanoUsd, remainingNanoUsd,\n"
     "                  and limitTokens, spentTokens, reservedTokens,\n"
-    "                  remainingTokens where a token limit is set\n"
+    "                  remainingTokens where a token limit is set, and\n"
+    "                  forecast (null for total budgets and past periods):\n"
+    "                  periodEnd, ratePerDayNanoUsd, projectedNanoUsd,\n"
+    "                  passesLimitAt (RFC 3339, null when it would not)\n"
     "  --period LABEL  a past period instead: 2026-11 (month budgets),\n"
     "                  2026-11-27 (day budgets) or total\n"
+    "\n"
+    "PROJECTED is the spend at the period end at the period's average\n"
+    "rate so far (spent / time elapsed since the period began); PASSES\n"
+    "the UTC date the limit would be passed at that rate (\"over\" when\n"
+    "it is already, - when not within the period).\n"
     "\n"
     "TOLLGATE_FAKE_NOW (RFC 3339) moves the clock, for tests.\n"
     "\n" TG_CLI_COMMON_HELP;
@@ -40,6 +49,9 @@ typedef struct status_row {
         const tg_budget_t *b;
         char label[TG_PERIOD_LABEL_MAX];
         int64_t spent, reserved, spent_tokens, reserved_tokens;
+        int has_forecast; /* the current day or month period */
+        time_t period_end;
+        tg_forecast_t f;
 } status_row_t;
 
 static int on_opt(tg_cli_t *cli, int opt, const char *arg, void *opaque)
@@ -151,12 +163,34 @@ static json_t *row_json(const status_row_t *r)
         return o;
 }
 
+static json_t *time_json(time_t t)
+{
+        char buf[40];
+
+        tg_time_format_us((int64_t)t * 1000000, buf, sizeof(buf));
+        return json_string(buf);
+}
+
+static json_t *forecast_json(const status_row_t *r)
+{
+        if (!r->has_forecast)
+                return json_null();
+        return json_pack("{s:o, s:I, s:I, s:o}", "periodEnd",
+                         time_json(r->period_end), "ratePerDayNanoUsd",
+                         (json_int_t)r->f.rate_per_day, "projectedNanoUsd",
+                         (json_int_t)r->f.projected_nano, "passesLimitAt",
+                         r->f.passes ? time_json(r->f.pass_at) : json_null());
+}
+
 static void print_json(const status_row_t *rows, size_t n)
 {
         json_t *a = json_array();
 
-        for (size_t i = 0; i < n; i++)
-                json_array_append_new(a, row_json(&rows[i]));
+        for (size_t i = 0; i < n; i++) {
+                json_t *o = row_json(&rows[i]);
+                json_object_set_new(o, "forecast", forecast_json(&rows[i]));
+                json_array_append_new(a, o);
+        }
         json_dumpf(a, stdout, JSON_INDENT(2));
         fputc('\n', stdout);
         json_decref(a);
@@ -174,6 +208,26 @@ static void percent(int64_t used, int64_t limit, char *out, size_t size)
         i128 tenths = (i128)used * 1000 / limit;
         snprintf(out, size, "%lld.%lld%%", (long long)(tenths / 10),
                  (long long)(tenths % 10 < 0 ? -(tenths % 10) : tenths % 10));
+}
+
+static void forecast_cells(tg_table_t *t, const status_row_t *r)
+{
+        char proj[48], day[TG_PERIOD_LABEL_MAX];
+
+        if (!r->has_forecast) {
+                tg_table_cell(t, "-");
+                tg_table_cell(t, "-");
+                return;
+        }
+        tg_cli_usd(r->f.projected_nano, proj, sizeof(proj));
+        tg_table_cell(t, "%s", proj);
+        if (r->f.already)
+                tg_table_cell(t, "over");
+        else if (r->f.passes) {
+                tg_period_label(TG_PERIOD_DAY, r->f.pass_at, day);
+                tg_table_cell(t, "%s", day);
+        } else
+                tg_table_cell(t, "-");
 }
 
 static void table_row(tg_table_t *t, const status_row_t *r)
@@ -201,6 +255,7 @@ static void table_row(tg_table_t *t, const status_row_t *r)
         tg_table_cell(t, "%s", rs);
         tg_table_cell(t, "%s", rem);
         tg_table_cell(t, "%s", pct);
+        forecast_cells(t, r);
         if (b->limit_tokens < 0)
                 tg_table_cell(t, "-");
         else
@@ -212,15 +267,30 @@ static void table_row(tg_table_t *t, const status_row_t *r)
 static void print_table(const status_row_t *rows, size_t n)
 {
         static const char *const cols[] = {
-            "ID",        "SELECTOR",   "PERIOD", ">LIMIT", ">SPENT",
-            ">RESERVED", ">REMAINING", ">USED",  ">TOKENS"};
+            "ID",         "SELECTOR",  "PERIOD",     ">LIMIT",
+            ">SPENT",     ">RESERVED", ">REMAINING", ">USED",
+            ">PROJECTED", "PASSES",    ">TOKENS"};
         tg_table_t t;
 
-        tg_table_init(&t, 9, cols);
+        tg_table_init(&t, 11, cols);
         for (size_t i = 0; i < n; i++)
                 table_row(&t, &rows[i]);
         tg_table_print(&t, stdout);
         tg_table_free(&t);
+}
+
+/* Only the period running now has a rate to project from. */
+static void row_forecast(status_row_t *r, time_t now)
+{
+        char cur[TG_PERIOD_LABEL_MAX];
+        time_t start;
+
+        tg_period_label(r->b->period, now, cur);
+        if (strcmp(cur, r->label) != 0 ||
+            tg_period_bounds(r->b->period, now, &start, &r->period_end))
+                return;
+        r->has_forecast = tg_forecast(r->spent, r->b->limit_nano, start,
+                                      r->period_end, now, &r->f) == 0;
 }
 
 static int status_run(tg_cli_t *cli, const status_args_t *a, redisContext *c)
@@ -251,6 +321,8 @@ static int status_run(tg_cli_t *cli, const status_args_t *a, redisContext *c)
         }
         if (read_spend(cli, c, rows, n))
                 goto err;
+        for (size_t i = 0; i < n; i++)
+                row_forecast(&rows[i], now);
         if (a->json)
                 print_json(rows, n);
         else

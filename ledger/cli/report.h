@@ -45,8 +45,9 @@ typedef struct tg_report {
         tg_strmap_t rows;      /* joined group values -> tg_report_row_t */
         tg_strmap_t cells;     /* chart: day + series -> row {day, label} */
         tg_report_sums_t total;
-        int64_t skipped; /* outside --from/--to, or without a timestamp */
-        int64_t undated; /* counted, but not in the chart */
+        int64_t skipped;      /* outside --from/--to, or without a timestamp */
+        int64_t undated;      /* counted, but not in the chart */
+        struct tg_burn *burn; /* HTML burn-down charts; NULL: none */
 } tg_report_t;
 
 /* Counts event e in the row of its group values (n_keys of them, NULL =
@@ -61,6 +62,9 @@ int tg_report_table(const tg_report_t *r, FILE *out);
 int tg_report_csv(const tg_report_t *r, FILE *out);
 int tg_report_json(const tg_report_t *r, FILE *out);
 int tg_report_html(const tg_report_t *r, FILE *out);
+
+/* Writes s HTML-escaped. */
+void tg_html_esc(const char *s, FILE *out);
 
 /* Rows sorted by their group values (malloc'd, r->rows.n entries). */
 tg_report_row_t **tg_report_sorted(const tg_strmap_t *m);

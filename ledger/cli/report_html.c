@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "report_burn.h"
 #include "tgtime.h"
 
 #define SERIES_MAX 10 /* the rest are drawn as one "other" series */
@@ -33,7 +34,7 @@ typedef struct chart {
         int64_t ymax;
 } chart_t;
 
-static void esc(const char *s, FILE *out)
+void tg_html_esc(const char *s, FILE *out)
 {
         for (; s && *s; s++) {
                 switch (*s) {
@@ -187,7 +188,7 @@ static void svg_bar(const chart_t *c, size_t d, double x, double bw,
                             ? "#bab0ac"
                             : palette[s],
                         c->days[d]);
-                esc(c->series[s].label, out);
+                tg_html_esc(c->series[s].label, out);
                 fprintf(out, ": %s</title></rect>\n", usd);
                 base += v;
         }
@@ -227,7 +228,7 @@ static void svg_chart(const chart_t *c, FILE *out)
                                 !strcmp(c->series[s].label, "other")
                             ? "#bab0ac"
                             : palette[s]);
-                esc(c->series[s].label, out);
+                tg_html_esc(c->series[s].label, out);
                 fputs("</span> ", out);
         }
         fputs("</p>\n", out);
@@ -275,7 +276,7 @@ static int table(const tg_report_t *r, FILE *out)
         fputs("<table>\n<tr>", out);
         for (int k = 0; k < r->n_keys; k++) {
                 fputs("<th>", out);
-                esc(r->keys[k], out);
+                tg_html_esc(r->keys[k], out);
                 fputs("</th>", out);
         }
         fputs("<th>requests</th><th>approved</th><th>input tokens</th>"
@@ -286,7 +287,8 @@ static int table(const tg_report_t *r, FILE *out)
                 fputs("<tr>", out);
                 for (int k = 0; k < r->n_keys; k++) {
                         fputs("<td>", out);
-                        esc(rows[i]->values[k] ? rows[i]->values[k] : "-", out);
+                        tg_html_esc(
+                            rows[i]->values[k] ? rows[i]->values[k] : "-", out);
                         fputs("</td>", out);
                 }
                 html_sums(&rows[i]->sums, out);
@@ -314,17 +316,20 @@ static void head(const tg_report_t *r, FILE *out)
               ".yl{text-anchor:end;font-size:11px}.xl{text-anchor:end;"
               "font-size:11px}.legend span{margin-right:1.2em;white-space:"
               "nowrap}.legend i{display:inline-block;width:.8em;height:.8em;"
-              "margin-right:.35em}</style>\n</head><body>\n"
+              "margin-right:.35em}.limit{stroke:#d62728;stroke-width:2}"
+              ".thr{stroke:#999;stroke-dasharray:2 3}.spent{fill:none;"
+              "stroke:#4e79a7;stroke-width:2}.proj{stroke:#4e79a7;"
+              "stroke-dasharray:6 4}</style>\n</head><body>\n"
               "<h1>tollgate spend report</h1>\n<p>",
               out);
         fputs(r->from ? "From " : "From the beginning", out);
-        esc(r->from, out);
+        tg_html_esc(r->from, out);
         fputs(r->to ? " to " : " to the end", out);
-        esc(r->to, out);
+        tg_html_esc(r->to, out);
         fputs(" of the usage topic; grouped by ", out);
         for (int k = 0; k < r->n_keys; k++) {
                 fputs(k ? ", " : "", out);
-                esc(r->keys[k], out);
+                tg_html_esc(r->keys[k], out);
         }
         fprintf(out, "%s. Generated %s.</p>\n<h2>Spend per day</h2>\n",
                 r->n_keys ? "" : "nothing", now);
@@ -342,6 +347,8 @@ int tg_report_html(const tg_report_t *r, FILE *out)
                         (long long)r->undated);
         fputs("<h2>Totals</h2>\n", out);
         if (table(r, out))
+                return -1;
+        if (r->burn && tg_burn_html(r->burn, out))
                 return -1;
         fputs("</body></html>\n", out);
         return 0;

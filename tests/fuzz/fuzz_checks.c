@@ -121,22 +121,53 @@ static void check_call_path(const char *target)
 
 /* The reservation must cover every bill the call can produce: any split of
  * the bounded input tokens over the input classes, plus the full output. */
-static void check_bound_covers(const tg_model_t *m, const tg_bound_t *b)
+static void check_bound_covers(const tg_model_t *m, const tg_bound_t *b,
+                               int tier, int scope)
 {
         int64_t in = b->input_tokens, out = b->output_tokens;
         tg_usage_t splits[] = {
-            {in, out, 0, 0},
-            {0, out, in, 0},
-            {0, out, 0, in},
-            {in / 3, out, in / 3, in - 2 * (in / 3)},
-            {in / 2, out, 0, in - in / 2},
+            {in, out, 0, 0, 0},
+            {0, out, in, 0, 0},
+            {0, out, 0, in, 0},
+            {0, out, 0, in, in},
+            {in / 3, out, in / 3, in - 2 * (in / 3), 0},
+            {in / 2, out, 0, in - in / 2, 0},
         };
 
         FZ_CHECK(b->cost_nano >= 0);
         FZ_CHECK(in >= 0 && out >= 1);
         for (size_t i = 0; i < sizeof(splits) / sizeof(*splits); i++) {
-                int64_t c = tg_cost_usage(&m->price, &splits[i]);
+                int64_t c =
+                    tier < 0 ? tg_cost_usage(&m->price, &splits[i])
+                             : tg_cost_usage_at(m, (tg_tier_t)tier,
+                                                (tg_scope_t)scope, &splits[i]);
+                if (splits[i].cache_write_1h_tokens && c == -1)
+                        continue; /* no 1-hour price: refused, not priced */
                 FZ_CHECK(c >= 0 && c <= b->cost_nano);
+        }
+}
+
+/* Every tier at both scopes: its own bound covers its own bills
+ * (long-context prices included), and the default tier's bills are
+ * covered by tg_cost_bound() too. */
+static void check_tier_bounds(const tg_model_t *m, const tg_request_t *req,
+                              const tg_bound_t *dflt)
+{
+        tg_bound_t b;
+
+        for (int t = 0; t < TG_TIER_N; t++) {
+                for (int s = 0; s < TG_SCOPE_N; s++) {
+                        int r = tg_cost_bound_at(m, (tg_tier_t)t, (tg_scope_t)s,
+                                                 req, &b);
+                        FZ_CHECK((r == 0) ==
+                                 (tg_model_rate(m, (tg_tier_t)t,
+                                                (tg_scope_t)s) != NULL));
+                        if (r)
+                                continue;
+                        check_bound_covers(m, &b, t, s);
+                        if (t == TG_TIER_DEFAULT)
+                                check_bound_covers(m, dflt, t, s);
+                }
         }
 }
 
@@ -154,7 +185,8 @@ static void check_bound(const tg_model_t *m, const tg_request_t *req,
         FZ_CHECK(b.output_tokens == (req->params.max_tokens > 0
                                          ? req->params.max_tokens
                                          : m->max_output_tokens));
-        check_bound_covers(m, &b);
+        check_bound_covers(m, &b, -1, 0);
+        check_tier_bounds(m, req, &b);
 }
 
 /* ---- the Converse body ------------------------------------------------- */

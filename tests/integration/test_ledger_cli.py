@@ -319,6 +319,15 @@ def test_status_json_numbers(ledger, rdb):
     by_id = {r["id"]: r for r in rows}
     assert set(by_id) == {"eng", "tok", "ever"}
     eng = by_id["eng"]
+    # the month-end projection: the average rate so far (28.5 of 29 days
+    # of a leap February gone), spent * 29 / 28.5 rounded up; $12.50 is
+    # not reached at that rate
+    elapsed, length = 28 * 86400 + 43200, 29 * 86400
+    assert eng.pop("forecast") == {
+        "periodEnd": "2028-03-01T00:00:00.000000Z",
+        "ratePerDayNanoUsd": 1234567891 * 86400 // elapsed,
+        "projectedNanoUsd": -(-1234567891 * length // elapsed),
+        "passesLimitAt": None}
     assert eng == {"id": "eng", "selector": {"costCenter": "eng"},
                    "period": "2028-02", "periodKind": "month",
                    "limitNanoUsd": 12500000000, "spentNanoUsd": 1234567891,
@@ -329,6 +338,7 @@ def test_status_json_numbers(ledger, rdb):
     assert tok["spentNanoUsd"] == 10 and tok["limitTokens"] == 5000
     assert tok["spentTokens"] == 1200 and tok["reservedTokens"] == 300
     ever = by_id["ever"]
+    assert ever["forecast"] is None  # a total budget has no period end
     assert ever["period"] == "total" and ever["limitNanoUsd"] is None
     assert ever["spentNanoUsd"] == 0 and ever["remainingNanoUsd"] is None
 
@@ -345,12 +355,14 @@ def test_status_json_numbers(ledger, rdb):
                              expect=0).stdout)
     assert [(r["id"], r["period"], r["spentNanoUsd"]) for r in past] == [
         ("eng", "2028-01", 42)]
+    assert past[0]["forecast"] is None  # a past period has no rate
 
     table = ledger("status", "eng", fake_now=now, expect=0).stdout
     lines = table.splitlines()
     assert len(lines) == 2
     assert lines[0].split() == ["ID", "SELECTOR", "PERIOD", "LIMIT", "SPENT",
-                                "RESERVED", "REMAINING", "USED", "TOKENS"]
+                                "RESERVED", "REMAINING", "USED", "PROJECTED",
+                                "PASSES", "TOKENS"]
     assert lines[1].split()[:8] == [
         "eng", "costCenter=eng", "2028-02", "$12.50", "$1.234567891",
         "$0.000000099", "$11.26543201", "9.8%"]

@@ -41,8 +41,8 @@ static void test_usd(void)
 
 static void test_cost(void)
 {
-        tg_price_t p = {60000000, 240000000, 15000000, 0};
-        tg_usage_t u = {12, 40, 0, 0};
+        tg_price_t p = {60000000, 240000000, 15000000, 0, 0};
+        tg_usage_t u = {12, 40, 0, 0, 0};
 
         /* 12 * 0.06 / 1e6 USD = 720 nano; 40 * 0.24/1e6 = 9600 nano */
         CHECK_INT(tg_cost_tokens(12, 60000000), 720);
@@ -50,8 +50,8 @@ static void test_cost(void)
         /* rounding up once per class: 1 token at 0.035 = 35 nano exactly;
          * at 0.00875 = 8.75 -> 9 */
         CHECK_INT(tg_cost_tokens(1, 8750000), 9);
-        u = (tg_usage_t){1, 1, 1, 1};
-        p = (tg_price_t){8750000, 8750000, 8750000, 8750000};
+        u = (tg_usage_t){1, 1, 1, 1, 0};
+        p = (tg_price_t){8750000, 8750000, 8750000, 8750000, 0};
         CHECK_INT(tg_cost_usage(&p, &u), 36);
         CHECK_INT(tg_cost_tokens(0, 5), 0);
         CHECK_INT(tg_cost_tokens(-1, 5), -1);
@@ -170,7 +170,7 @@ static void test_bound(void)
         CHECK_INT(b.output_tokens, 100);
         CHECK_INT(b.cost_nano, 35 * 3750 + 2 + 100 * 15000);
         /* any real usage within the token bound costs no more */
-        tg_usage_t u = {10, 100, 12, 13};
+        tg_usage_t u = {10, 100, 12, 13, 0};
         CHECK(tg_cost_usage(&sonnet->price, &u) <= b.cost_nano);
         req.params.max_tokens = 0;
         CHECK_INT(tg_cost_bound(sonnet, &req, &b), 0);

@@ -308,7 +308,7 @@ static void base_job(tg_job_t *j)
         j->out.text = text;
         j->out.text_len = sizeof(text) - 1;
         snprintf(j->out.stop_reason, sizeof(j->out.stop_reason), "end_turn");
-        j->usage = (tg_usage_t){120, 48, 7, 3};
+        j->usage = (tg_usage_t){120, 48, 7, 3, 0};
 }
 
 static void test_events_match_jansson(void)
@@ -345,7 +345,7 @@ static void test_events_match_jansson(void)
         j.cost_nano = 0;
         j.attempts = 0;
         j.bedrock_us = 0;
-        j.usage = (tg_usage_t){0, 0, 0, 0};
+        j.usage = (tg_usage_t){0, 0, 0, 0, 0};
         snprintf(j.reason, sizeof(j.reason), "budget_exceeded:team-eng");
         check_job(&j, "rejected", 1);
         snprintf(j.reason, sizeof(j.reason),
@@ -389,7 +389,7 @@ static void test_events_match_jansson(void)
         check_job(&j, "twelve budgets", 0);
 
         base_job(&j); /* extremes */
-        j.usage = (tg_usage_t){INT64_MAX / 2, INT64_MAX / 2, 0, 1};
+        j.usage = (tg_usage_t){INT64_MAX / 2, INT64_MAX / 2, 0, 1, 0};
         j.cost_nano = INT64_MAX;
         j.bound.cost_nano = 1;
         j.bedrock_us = -5000;
