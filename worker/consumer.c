@@ -92,10 +92,27 @@ static void part_revoke(tg_worker_t *w, int32_t p)
         w->txn_offsets[p] = -1;
 }
 
-static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+/* Before partitions go: commit what is done while they are ours. Lost
+ * partitions (the session expired: someone else may own them already)
+ * commit nothing; with transactions, what could not commit is aborted
+ * (tg_txn_revoke), so no message commits without its offset. */
+static void revoke_commit(tg_worker_t *w, int lost)
 {
-        tg_worker_t *w = opaque;
+        if (w->txn) {
+                if (!lost)
+                        tg_txn_commit(w);
+                tg_txn_revoke(w);
+        } else if (!lost) {
+                rd_kafka_commit(w->consumer, NULL, 0);
+        }
+}
+
+/* Eager protocol (range, roundrobin): every rebalance revokes all
+ * partitions, then assigns the new set whole. */
+static void rebalance_eager(tg_worker_t *w, rd_kafka_resp_err_t err,
+                            rd_kafka_topic_partition_list_t *parts)
+{
+        rd_kafka_t *rk = w->consumer;
 
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
                 for (int i = 0; i < parts->cnt; i++)
@@ -109,19 +126,75 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 w->assigned = parts->cnt;
                 w->paused = 0;
                 tg_log(TG_LOG_INFO, "assigned %d partitions", parts->cnt);
-        } else {
-                /* Commit what is done while the partitions are ours. */
-                if (w->txn) {
-                        tg_txn_commit(w);
-                        tg_txn_revoke(w);
-                } else
-                        rd_kafka_commit(rk, NULL, 0);
-                for (int i = 0; i < parts->cnt; i++)
-                        part_revoke(w, parts->elems[i].partition);
-                rd_kafka_assign(rk, NULL);
-                w->assigned = 0;
-                tg_log(TG_LOG_INFO, "revoked %d partitions", parts->cnt);
+                return;
         }
+        revoke_commit(w, rd_kafka_assignment_lost(rk));
+        for (int i = 0; i < parts->cnt; i++)
+                part_revoke(w, parts->elems[i].partition);
+        rd_kafka_assign(rk, NULL);
+        w->assigned = 0;
+        tg_log(TG_LOG_INFO, "revoked %d partitions", parts->cnt);
+}
+
+static void incremental_error(tg_worker_t *w, const char *what,
+                              rd_kafka_error_t *e)
+{
+        if (!e)
+                return;
+        tg_worker_fatal(w, "%s: %s", what, rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+}
+
+/* Cooperative protocol (cooperative-sticky): only the partitions that move
+ * are revoked; the others keep being read and their requests keep going
+ * (docs/architecture.md, "Rebalances"). The log line names the partitions
+ * held afterwards, as the eager one does. */
+static void rebalance_cooperative(tg_worker_t *w, rd_kafka_resp_err_t err,
+                                  rd_kafka_topic_partition_list_t *parts)
+{
+        rd_kafka_t *rk = w->consumer;
+
+        if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+                for (int i = 0; i < parts->cnt; i++)
+                        part_assign(w, parts->elems[i].partition);
+                incremental_error(w, "incremental assign",
+                                  rd_kafka_incremental_assign(rk, parts));
+                /* The same paused flag as above, for these alone; they
+                 * join the others' state (paused while Redis is away). */
+                if (parts->cnt) {
+                        rd_kafka_resume_partitions(rk, parts);
+                        if (w->paused)
+                                rd_kafka_pause_partitions(rk, parts);
+                }
+                w->assigned += parts->cnt;
+                tg_log(TG_LOG_INFO, "assigned %d partitions (+%d, cooperative)",
+                       w->assigned, parts->cnt);
+                return;
+        }
+        /* What is done commits while the partitions are ours; the work of
+         * the ones that go is dropped as it finishes (part_revoke). */
+        revoke_commit(w, rd_kafka_assignment_lost(rk));
+        for (int i = 0; i < parts->cnt; i++)
+                part_revoke(w, parts->elems[i].partition);
+        incremental_error(w, "incremental unassign",
+                          rd_kafka_incremental_unassign(rk, parts));
+        w->assigned -= parts->cnt;
+        if (w->assigned < 0)
+                w->assigned = 0;
+        tg_log(TG_LOG_INFO, "assigned %d partitions (-%d, cooperative)",
+               w->assigned, parts->cnt);
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+        tg_worker_t *w = opaque;
+        const char *proto = rd_kafka_rebalance_protocol(rk);
+
+        if (proto && strcmp(proto, "COOPERATIVE") == 0)
+                rebalance_cooperative(w, err, parts);
+        else
+                rebalance_eager(w, err, parts);
         tg_worker_flow(w);
 }
 
@@ -132,9 +205,7 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *op)
         if (err == RD_KAFKA_RESP_ERR__FATAL) {
                 char buf[512];
                 rd_kafka_fatal_error(rk, buf, sizeof(buf));
-                tg_log(TG_LOG_ERROR, "fatal Kafka error: %s", buf);
-                w->fatal = 1;
-                w->stopping = 1;
+                tg_worker_fatal(w, "fatal Kafka error: %s", buf);
                 return;
         }
         tg_log(TG_LOG_WARN, "kafka: %s", reason);
@@ -153,7 +224,7 @@ static rd_kafka_conf_t *consumer_conf(tg_worker_t *w, char *errstr, size_t size)
             {"auto.offset.reset", "earliest"},
             {"isolation.level", "read_committed"},
             {"queued.max.messages.kbytes", "32768"},
-            {"partition.assignment.strategy", "range,roundrobin"},
+            {"partition.assignment.strategy", "cooperative-sticky"},
             {"client.id", c->worker_id},
         };
 
@@ -162,6 +233,8 @@ static rd_kafka_conf_t *consumer_conf(tg_worker_t *w, char *errstr, size_t size)
                                       size) != RD_KAFKA_CONF_OK)
                         goto err;
         if (tg_kafka_conf_apply(kc, c, "consumer", errstr, size))
+                goto err;
+        if (tg_assignment_conf(kc, c, errstr, size))
                 goto err;
         rd_kafka_conf_set_opaque(kc, w);
         rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
@@ -354,8 +427,8 @@ static int committed(tg_worker_t *w, rd_kafka_topic_partition_list_t *parts)
                 if (!err)
                         return 0;
         }
-        tg_log(TG_LOG_ERROR, "rewind: committed offsets unknown (%s): stopping",
-               rd_kafka_err2str(err));
+        tg_worker_fatal(w, "rewind: committed offsets unknown (%s)",
+                        rd_kafka_err2str(err));
         return -1;
 }
 
@@ -379,8 +452,7 @@ void tg_consumer_rewind(tg_worker_t *w)
         if (committed(w, parts)) {
                 /* Without them a rewind could only guess (from the start:
                  * everything published again); a restart reads from
-                 * them instead. */
-                w->fatal = w->stopping = 1;
+                 * them instead (committed() said why). */
                 rd_kafka_topic_partition_list_destroy(parts);
                 return;
         }
@@ -392,9 +464,8 @@ void tg_consumer_rewind(tg_worker_t *w)
         }
         e = rd_kafka_seek_partitions(w->consumer, parts, 10000);
         if (e) {
-                tg_log(TG_LOG_ERROR, "rewind: %s", rd_kafka_error_string(e));
+                tg_worker_fatal(w, "rewind: %s", rd_kafka_error_string(e));
                 rd_kafka_error_destroy(e);
-                w->fatal = w->stopping = 1;
         }
         rd_kafka_topic_partition_list_destroy(parts);
 }

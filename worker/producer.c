@@ -49,8 +49,8 @@ static void dr_msg(tg_worker_t *w, const rd_kafka_message_t *m)
                 if (tg_producer_send(w, rd_kafka_topic_name(m->rkt), m->key,
                                      m->key_len, m->payload, m->len, j, h) == 0)
                         return;
-                w->fatal = 1;
-                w->stopping = 1;
+                tg_worker_fatal(w, "resending to %s refused",
+                                rd_kafka_topic_name(m->rkt));
         }
         if (j)
                 tg_job_delivered(j);

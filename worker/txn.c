@@ -359,11 +359,12 @@ static void abort_done(tg_worker_t *w, rd_kafka_error_t *e)
                 return;
         }
         again = rd_kafka_error_is_retriable(e);
-        tg_log(again ? TG_LOG_WARN : TG_LOG_ERROR, "abort: %s%s",
-               rd_kafka_error_string(e), again ? " (retrying)" : "");
+        if (again)
+                tg_log(TG_LOG_WARN, "abort: %s (retrying)",
+                       rd_kafka_error_string(e));
+        else
+                tg_worker_fatal(w, "abort: %s", rd_kafka_error_string(e));
         rd_kafka_error_destroy(e);
-        if (!again)
-                w->fatal = w->stopping = 1;
 }
 
 /* The held messages, in order, into a new transaction. */
@@ -394,9 +395,8 @@ static void held_produce(tg_worker_t *w)
 static void commit_failed(tg_worker_t *w, rd_kafka_error_t *e)
 {
         if (rd_kafka_error_is_fatal(e)) {
-                tg_log(TG_LOG_ERROR, "fatal transaction error: %s",
-                       rd_kafka_error_string(e));
-                w->fatal = w->stopping = 1;
+                tg_worker_fatal(w, "fatal transaction error: %s",
+                                rd_kafka_error_string(e));
                 w->txn_committing = 0;
                 snapshot_free(w->txn_bg);
                 held_drop(w);
@@ -494,9 +494,7 @@ void tg_txn_abort(tg_worker_t *w, const char *why)
                 abort_and_rewind(w, why);
                 return;
         }
-        tg_log(TG_LOG_ERROR, "transaction: %s, and none is open: stopping",
-               why);
-        w->fatal = w->stopping = 1;
+        tg_worker_fatal(w, "transaction: %s, and none is open", why);
 }
 
 /* Starts what is due: an abort to retry, a commit to retry or a new one. */

@@ -4,6 +4,7 @@
  */
 #include "worker.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,14 +47,31 @@ void tg_worker_flow(tg_worker_t *w)
                 uv_timer_start(&w->kick, kick_cb, 0, 0);
 }
 
+void tg_worker_fatal(tg_worker_t *w, const char *fmt, ...)
+{
+        char why[512];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(why, sizeof(why), fmt, ap);
+        va_end(ap);
+        tg_log(TG_LOG_ERROR, "%s: stopping", why);
+        w->fatal = 1;
+        w->stopping = 1;
+        w->stop_deadline_ms = 0; /* no drain: unfinished work is read again */
+        /* A fixed reason: the message may quote a broker's words. */
+        tg_metrics_set_ready(w->metrics, 0, "fatal error (see the log)");
+}
+
 static void on_ledger_state(tg_ledger_t *l, int up, void *opaque)
 {
         tg_worker_t *w = opaque;
 
         tg_metrics_set_ready(w->metrics, up && !w->stopping,
-                             w->stopping ? "draining"
-                             : up        ? ""
-                                         : "redis unavailable");
+                             w->fatal      ? "fatal error (see the log)"
+                             : w->stopping ? "draining"
+                             : up          ? ""
+                                           : "redis unavailable");
         if (up)
                 tg_jobs_redis_up(w);
         tg_worker_flow(w);

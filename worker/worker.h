@@ -95,6 +95,7 @@ struct tg_job {
         int reserved;        /* the ledger holds our reservation */
         int64_t lease_ms;    /* when our lease was last set (monotonic) */
         int billing_unknown; /* the call may have been billed */
+        int build_failures;  /* events that could not be built (memory) */
         int attempts;
         /* of the attempts, those throttled, and since when (monotonic) */
         int throttles;
@@ -206,6 +207,15 @@ tg_worker_t *tg_worker_new(tg_config_t *conf, char *errstr, size_t size);
 int tg_worker_run(tg_worker_t *w);
 void tg_worker_destroy(tg_worker_t *w);
 void tg_worker_flow(tg_worker_t *w); /* pause/resume/drain after changes */
+/* The one way to stop on an error that leaves no safe way on: logs the
+ * reason, stops at once (nothing more is consumed or published), marks the
+ * process not ready and makes it exit 1. Loop thread only. */
+void tg_worker_fatal(tg_worker_t *w, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* assignment.c: group membership settings, checked at start */
+int tg_assignment_conf(rd_kafka_conf_t *kc, const tg_config_t *c, char *errstr,
+                       size_t size);
 
 /* consumer.c */
 int tg_consumer_start(tg_worker_t *w, char *errstr, size_t size);
