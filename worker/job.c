@@ -134,7 +134,17 @@ void tg_job_start(tg_worker_t *w, rd_kafka_message_t *msg)
                 rd_kafka_message_destroy(msg);
                 return;
         }
-        j = calloc(1, sizeof(*j));
+        /* After a fatal error nothing starts (the rest of a batch): the
+         * restart reads these again. */
+        j = w->fatal ? NULL : calloc(1, sizeof(*j));
+        if (!j) {
+                rd_kafka_message_destroy(msg);
+                /* Untracked, its offset would be committed past once later
+                 * ones finish: stop instead, it is read again. */
+                if (!w->fatal)
+                        tg_worker_fatal(w, "out of memory for a request");
+                return;
+        }
         j->w = w;
         j->msg = msg;
         j->partition = msg->partition;
@@ -255,7 +265,7 @@ void tg_job_output(tg_job_t *j, int (*emit)(tg_job_t *))
         } else if (emit(j)) {
                 /* Produce refused outright (not a delivery failure): stop
                  * before losing more; the offset stays uncommitted. */
-                w->fatal = 1;
-                w->stopping = 1;
+                tg_worker_fatal(w, "%s: its messages were refused",
+                                j->request_id);
         }
 }

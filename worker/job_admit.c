@@ -140,6 +140,18 @@ static void take_stored(tg_job_t *j, redisReply *r)
         j->stored_completion = strdup(elem(r, 1));
         j->stored_usage = tg_ledger_usage_fill(elem(r, 2), elem(r, 4));
         j->stored_alerts = strdup(elem(r, 3));
+        if (!j->stored_completion || !j->stored_usage || !j->stored_alerts) {
+                /* Nothing half published: ask again, the ledger keeps
+                 * answering "done" with the same events. */
+                tg_log(TG_LOG_ERROR, "admit %s: out of memory", j->request_id);
+                free(j->stored_completion);
+                free(j->stored_usage);
+                free(j->stored_alerts);
+                j->stored_completion = j->stored_usage = NULL;
+                j->stored_alerts = NULL;
+                tg_job_after(j, 1000, tg_job_admit);
+                return;
+        }
         tg_job_publish(j);
 }
 

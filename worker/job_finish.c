@@ -12,6 +12,8 @@
 #include "tgtime.h"
 #include "worker.h"
 
+#define FINISH_BUILD_TRIES 5
+
 static void on_finish(tg_ledger_t *l, redisReply *r, void *opaque);
 
 static int finish_send(tg_job_t *j, const char *completion, const char *usage)
@@ -70,7 +72,20 @@ void tg_job_finish(tg_job_t *j)
                 j->usage_built = tg_events_usage(j);
         }
         if (!j->completion_built || !j->usage_built) {
-                tg_log(TG_LOG_ERROR, "%s: cannot build events", j->request_id);
+                /* Out of memory: try again shortly, a few times; a job left
+                 * here would hold its lease and its partition's offset for
+                 * ever. After that, stop: the request is read again. */
+                free(j->completion_built);
+                free(j->usage_built);
+                j->completion_built = j->usage_built = NULL;
+                if (++j->build_failures >= FINISH_BUILD_TRIES) {
+                        tg_worker_fatal(j->w, "%s: cannot build events",
+                                        j->request_id);
+                        return;
+                }
+                tg_log(TG_LOG_ERROR, "%s: cannot build events (retrying)",
+                       j->request_id);
+                tg_job_after(j, 1000, tg_job_finish);
                 return;
         }
         if (finish_send(j, j->completion_built, j->usage_built))

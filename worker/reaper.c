@@ -46,6 +46,10 @@ static void on_record(tg_ledger_t *l, redisReply *r, void *opaque)
                 return;
         }
         keys = strdup(r->str);
+        if (!keys) { /* the next round peeks again */
+                free(rp);
+                return;
+        }
         tg_key_request(req_key, sizeof(req_key), rp->id);
         av[n++] = req_key;
         av[n++] = TG_KEY_LEASES;
