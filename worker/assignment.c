@@ -37,7 +37,8 @@ static int conf_get(rd_kafka_conf_t *kc, const char *name, char *out,
 
 /* Every name known, and all of one protocol: librdkafka would otherwise
  * fail at the first rebalance, or pick the eager protocol for a mix. */
-static int check_strategy(const char *list, char *errstr, size_t size)
+static int check_strategy(const char *list, int *cooperative, char *errstr,
+                          size_t size)
 {
         char buf[256], *save = NULL;
         int eager = 0, coop = 0;
@@ -71,6 +72,7 @@ static int check_strategy(const char *list, char *errstr, size_t size)
                                 "roundrobin",
                                 list),
                        -1;
+        *cooperative = coop > 0;
         return 0;
 }
 
@@ -124,13 +126,13 @@ static int static_membership(rd_kafka_conf_t *kc, const tg_config_t *c,
         return 0;
 }
 
-int tg_assignment_conf(rd_kafka_conf_t *kc, const tg_config_t *c, char *errstr,
-                       size_t size)
+int tg_assignment_conf(rd_kafka_conf_t *kc, const tg_config_t *c,
+                       int *cooperative, char *errstr, size_t size)
 {
         char v[256];
 
         if (conf_get(kc, "partition.assignment.strategy", v, sizeof(v)) ||
-            check_strategy(v, errstr, size))
+            check_strategy(v, cooperative, errstr, size))
                 return -1;
         /* KIP-848 (librdkafka 2.4+): the broker assigns, and this worker's
          * rebalance handling has not been tried with it. */

@@ -185,12 +185,11 @@ oom:
 /* One structured line per decision, for log pipelines (--log-decisions). */
 static void log_decision(const tg_job_t *j)
 {
-        static const char *st[] = {"completed", "rejected", "invalid",
-                                   "failed"};
         json_t *f = json_object();
 
         json_object_set_new(f, "requestId", json_string(j->request_id));
-        json_object_set_new(f, "status", json_string(st[j->status]));
+        json_object_set_new(f, "status",
+                            json_string(tg_status_name(j->status)));
         if (j->reason[0])
                 json_object_set_new(f, "reason", json_string(j->reason));
         if (j->res.model)

@@ -27,7 +27,8 @@ void tg_worker_flow(tg_worker_t *w)
         /* Messages held while a commit runs (txn.c) count as in flight:
          * that pauses consumption, so at most --max-inflight jobs' worth
          * of messages can pile up whatever the commit takes. */
-        int full = w->inflight + w->txn_held >= (size_t)w->conf->max_inflight;
+        int full =
+            w->inflight + tg_txn_held(w) >= (size_t)w->conf->max_inflight;
         int down = !w->ledger || !tg_ledger_up(w->ledger);
         int pause = w->stopping || down || full;
 
@@ -179,6 +180,10 @@ static int parts_setup(tg_worker_t *w, char *errstr, size_t size)
         if (tg_http_start(w, errstr, size) ||
             tg_producer_start(w, errstr, size))
                 return -1;
+        /* After the producer: it knows whether transactions are on. */
+        w->outbox = tg_jobs_outbox_new(w);
+        if (!w->outbox)
+                return snprintf(errstr, size, "out of memory"), -1;
         if (w->txn) {
                 int64_t every = w->conf->txn_interval_ms / 2;
                 uv_timer_start(&w->txn_timer, on_txn_timer,
@@ -256,11 +261,11 @@ void tg_worker_destroy(tg_worker_t *w)
         tg_producer_close(w);
         tg_ledger_destroy(w->ledger); /* pending calls fail into lists */
         w->ledger = NULL;
+        tg_outbox_destroy(w->outbox); /* frees the jobs it held */
+        w->outbox = NULL;
         while (w->jobs)
                 tg_job_free(w->jobs);
         tg_http_stop(w);
-        for (int p = 0; p < TG_PARTITIONS_MAX; p++)
-                tg_offsets_part_destroy(w->parts[p]);
         uv_run(w->loop, UV_RUN_NOWAIT);
         uv_walk(w->loop, close_walk, NULL);
         uv_run(w->loop, UV_RUN_DEFAULT);

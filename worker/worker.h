@@ -26,7 +26,9 @@
 #include "ledger.h"
 #include "metrics.h"
 #include "offsets.h"
+#include "outbox.h"
 #include "request.h"
+#include "status.h"
 
 #define TG_RESPONSE_MAX   (16 * 1024 * 1024)
 #define TG_PARTITIONS_MAX 4096
@@ -34,13 +36,6 @@
 
 typedef struct tg_worker tg_worker_t;
 typedef struct tg_job tg_job_t;
-
-typedef enum tg_status {
-        TG_STATUS_COMPLETED,
-        TG_STATUS_REJECTED,
-        TG_STATUS_INVALID,
-        TG_STATUS_FAILED,
-} tg_status_t;
 
 typedef struct tg_job_budget {
         char id[TG_BUDGET_ID_MAX + 1];
@@ -81,7 +76,7 @@ struct tg_job {
         rd_kafka_message_t *msg; /* owned until published */
         int32_t partition;
         int64_t offset;
-        uint64_t part_gen; /* offset tracker generation at start */
+        tg_outbox_entry_t ob; /* its place in the outbox (outbox.h) */
         tg_request_t req;
         int parsed;
         char request_id[TG_REQUEST_ID_MAX + 1];
@@ -167,10 +162,11 @@ struct tg_worker {
         size_t admits_out;          /* admissions sent, reply pending */
         tg_model_gate_t *gates;
         size_t n_gates;
-        /* offsets */
-        tg_offsets_part_t *parts[TG_PARTITIONS_MAX];
-        uint64_t part_gen[TG_PARTITIONS_MAX];
+        /* ordering of outputs and offset release, both modes (outbox.h) */
+        tg_outbox_t *outbox;
         int assigned;
+        int ever_assigned; /* a first assignment came (consumer.c) */
+        int cooperative;   /* cooperative-sticky (assignment.c) */
         /* flow */
         tg_job_t *jobs; /* every job in flight */
         size_t inflight;
@@ -187,18 +183,11 @@ struct tg_worker {
         uint64_t rng;
         tg_metrics_t *metrics;
         /* transactions (txn.c) */
-        int txn;          /* on */
-        int txn_open;     /* begun, not yet committed */
-        int txn_aborting; /* an abort to retry */
-        int txn_dirty;
-        int64_t txn_started_ms;
-        uint64_t txn_commits;
+        int txn; /* on */
         int64_t txn_offsets[TG_PARTITIONS_MAX];
-        struct tg_txn_bg *txn_bg; /* the thread commits run on (txn.c) */
-        int txn_committing;       /* a commit runs: messages are held */
-        size_t txn_held;          /* messages held meanwhile */
-        /* finished jobs waiting for those before them (consumer.c) */
-        tg_job_list_t held[TG_PARTITIONS_MAX];
+        /* the transaction's own state (idle, open, committing, aborting,
+         * fatal) and the thread commits run on: private to txn.c */
+        struct tg_txn_bg *txn_bg;
         uv_timer_t txn_timer;
 };
 
@@ -214,8 +203,9 @@ void tg_worker_fatal(tg_worker_t *w, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* assignment.c: group membership settings, checked at start */
-int tg_assignment_conf(rd_kafka_conf_t *kc, const tg_config_t *c, char *errstr,
-                       size_t size);
+/* Sets *cooperative when the strategy is cooperative-sticky. */
+int tg_assignment_conf(rd_kafka_conf_t *kc, const tg_config_t *c,
+                       int *cooperative, char *errstr, size_t size);
 
 /* consumer.c */
 int tg_consumer_start(tg_worker_t *w, char *errstr, size_t size);
@@ -223,8 +213,8 @@ void tg_consumer_drain(tg_worker_t *w);
 void tg_consumer_pause(tg_worker_t *w, int pause);
 void tg_consumer_close(tg_worker_t *w);
 void tg_consumer_commit_sync(tg_worker_t *w);
-void tg_consumer_offset_done(tg_worker_t *w, tg_job_t *j);
-void tg_consumer_ready(tg_worker_t *w, tg_job_t *j);
+/* Stores a released offset for the auto-commit (idempotent mode). */
+void tg_consumer_store(tg_worker_t *w, int32_t partition, int64_t offset);
 void tg_consumer_rewind(tg_worker_t *w);
 
 /* txn.c */
@@ -240,6 +230,8 @@ int tg_txn_commit(tg_worker_t *w);
 void tg_txn_revoke(tg_worker_t *w);
 void tg_txn_abort(tg_worker_t *w, const char *why);
 void tg_txn_tick(tg_worker_t *w);
+/* Messages held while a commit runs (they count as in flight). */
+size_t tg_txn_held(const tg_worker_t *w);
 
 /* producer.c */
 int tg_producer_start(tg_worker_t *w, char *errstr, size_t size);
@@ -276,6 +268,8 @@ void tg_job_delivered(tg_job_t *j);
 void tg_job_output(tg_job_t *j, int (*emit)(tg_job_t *));
 void tg_job_after(tg_job_t *j, int64_t ms, void (*fn)(tg_job_t *));
 void tg_job_free(tg_job_t *j);
+/* The worker's outbox, its ops calling back into jobs (job.c). */
+tg_outbox_t *tg_jobs_outbox_new(tg_worker_t *w);
 void tg_job_wait_redis(tg_job_t *j, void (*fn)(tg_job_t *));
 /* Sends waiting admissions while --admit-window has room. */
 void tg_jobs_admit_more(tg_worker_t *w);

@@ -129,6 +129,8 @@ static tg_worker_t *worker_new(void)
             tg_catalog_load_file("worker/catalog.json", err, sizeof(err));
         CHECK(w->metrics && w->catalog);
         w->budgets_loaded = 1; /* none: nothing to match */
+        w->outbox = tg_jobs_outbox_new(w);
+        tg_outbox_assign(w->outbox, 0);
         strcpy(w->t_completions, "c");
         strcpy(w->t_usage, "u");
         strcpy(w->t_dlq, "d");
@@ -138,6 +140,7 @@ static tg_worker_t *worker_new(void)
 
 static void worker_free(tg_worker_t *w)
 {
+        tg_outbox_destroy(w->outbox);
         while (w->jobs)
                 tg_job_free(w->jobs);
         uv_run(w->loop, UV_RUN_NOWAIT);
