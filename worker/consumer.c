@@ -135,7 +135,8 @@ static void incremental_error(tg_worker_t *w, const char *what,
 
 /* Cooperative protocol (cooperative-sticky): only the partitions that move
  * are revoked; the others keep being read and their requests keep going
- * (docs/architecture.md, "Rebalances"). The log line names the partitions
+ * (docs/architecture.md, "Rebalances"; the outbox drops what the moved
+ * ones held). The log line names the partitions
  * held afterwards, as the eager one does. */
 static void rebalance_cooperative(tg_worker_t *w, rd_kafka_resp_err_t err,
                                   rd_kafka_topic_partition_list_t *parts)
@@ -261,7 +262,7 @@ void tg_consumer_drain(tg_worker_t *w)
                         break;
                 }
                 for (ssize_t i = 0; i < n; i++)
-                        tg_job_start(w, msgs[i]);
+                        w->cbs.message(w, msgs[i]);
         }
         tg_worker_flow(w);
 }

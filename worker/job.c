@@ -219,8 +219,10 @@ void tg_job_free(tg_job_t *j)
         tg_worker_flow(w);
 }
 
-void tg_job_delivered(tg_job_t *j)
+void tg_job_delivered(void *job)
 {
+        tg_job_t *j = job;
+
         if (--j->deliveries > 0)
                 return;
         tg_outbox_delivered(j->w->outbox, &j->ob); /* frees it */

@@ -216,6 +216,8 @@ tg_worker_t *tg_worker_new(tg_config_t *conf, char *errstr, size_t size)
         if (!w)
                 return NULL;
         w->conf = conf;
+        w->cbs =
+            (tg_worker_cbs_t){tg_job_start, tg_job_delivered, tg_job_http_done};
         w->rng = tg_random64();
         w->loop = calloc(1, sizeof(*w->loop));
         uv_loop_init(w->loop);

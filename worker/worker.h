@@ -1,8 +1,9 @@
 /*
- * tollgate-worker's inside. One libuv loop drives the Kafka consumer queue,
- * the producer's delivery reports, async Redis (hiredis) and Bedrock calls
- * (curl multi); a request is a job that moves through the states below, each
- * step started by the completion of the one before.
+ * tollgate-worker's inside (docs/architecture.md: threads, layers and
+ * owners, a request's life, the outbox, rebalances). One libuv loop drives the
+ * Kafka consumer queue, the producer's delivery reports, async Redis (hiredis)
+ * and Bedrock calls (curl multi); a request is a job that moves through the
+ * states below, each step started by the completion of the one before.
  *
  *   consumed -> parsed -> admitted (Redis) -> called (Bedrock, retried)
  *            -> finished (Redis) -> published (Kafka) -> offset released
@@ -132,8 +133,22 @@ struct tg_job {
         rd_kafka_headers_t *hdrs; /* of a DLQ or deferred message, owned */
 };
 
+/* What the transports call back with (set by worker.c): the consumer, the
+ * producer and curl-multi name no job function, they hand back the opaque
+ * pointer they were given (docs/architecture.md, "Layers"). Redis calls
+ * back through tg_ledger_cb and its opaque the same way. */
+typedef struct tg_worker_cbs {
+        /* consumer: a message consumed (the callee owns it) */
+        void (*message)(tg_worker_t *w, rd_kafka_message_t *msg);
+        /* producer: every delivery of a message sent with this opaque */
+        void (*delivered)(void *opaque);
+        /* curl multi: a transfer ended (its CURLOPT_PRIVATE) */
+        void (*http_done)(void *priv, CURLcode rc);
+} tg_worker_cbs_t;
+
 struct tg_worker {
         tg_config_t *conf;
+        tg_worker_cbs_t cbs;
         uv_loop_t *loop;
         rd_kafka_t *consumer, *producer;
         rd_kafka_queue_t *cq, *pq;
@@ -235,11 +250,12 @@ size_t tg_txn_held(const tg_worker_t *w);
 
 /* producer.c */
 int tg_producer_start(tg_worker_t *w, char *errstr, size_t size);
-/* Produces a copy of key/value (hdrs consumed) with the job as delivery
- * opaque (ignored when transactions are on). Returns 0 or -1. */
+/* Produces a copy of key/value (hdrs consumed); each delivery report of it
+ * goes to cbs.delivered(opaque) (none when transactions are on: the
+ * transaction commits it). Returns 0 or -1. */
 int tg_producer_send(tg_worker_t *w, const char *topic, const void *key,
-                     size_t key_len, const void *value, size_t len, tg_job_t *j,
-                     rd_kafka_headers_t *hdrs);
+                     size_t key_len, const void *value, size_t len,
+                     void *opaque, rd_kafka_headers_t *hdrs);
 void tg_producer_close(tg_worker_t *w);
 /* Serves delivery reports on the calling thread (the loop's), waiting up to
  * timeout_ms for the first; flush serves them until none is outstanding. */
@@ -258,13 +274,13 @@ void tg_http_easy_put(tg_worker_t *w, CURL *e);
 void tg_job_start(tg_worker_t *w, rd_kafka_message_t *msg);
 void tg_job_admit(tg_job_t *j);
 void tg_job_call(tg_job_t *j);
-void tg_job_http_done(tg_job_t *j, CURLcode rc);
+void tg_job_http_done(void *job, CURLcode rc);
 void tg_job_redact(tg_job_t *j); /* no credential in j->reason */
 void tg_job_finish(tg_job_t *j);
 void tg_job_publish(tg_job_t *j);
 void tg_job_dlq(tg_job_t *j, const char *reason);
 int tg_job_defer(tg_job_t *j, const char *budget_id);
-void tg_job_delivered(tg_job_t *j);
+void tg_job_delivered(void *job);
 void tg_job_output(tg_job_t *j, int (*emit)(tg_job_t *));
 void tg_job_after(tg_job_t *j, int64_t ms, void (*fn)(tg_job_t *));
 void tg_job_free(tg_job_t *j);

@@ -58,7 +58,7 @@ typedef struct call {
 
 static call_t calls[64];
 static int n_calls, n_sends, n_destroyed;
-static tg_job_t *sent_by[64];
+static void *sent_by[64];
 
 int __wrap_tg_ledger_eval(tg_ledger_t *l, tg_script_t script, int nkeys,
                           int nargs, const char **argv, const size_t *lens,
@@ -82,7 +82,7 @@ int __wrap_tg_ledger_up(tg_ledger_t *l)
 
 int __wrap_tg_producer_send(tg_worker_t *w, const char *topic, const void *key,
                             size_t key_len, const void *value, size_t len,
-                            tg_job_t *j, rd_kafka_headers_t *hdrs)
+                            void *j, rd_kafka_headers_t *hdrs)
 {
         CHECK(value != NULL);
         sent_by[n_sends++] = j;
