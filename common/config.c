@@ -1,4 +1,5 @@
 #include "config.h"
+#include "errfmt.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -91,18 +92,8 @@ static const opt_t opts[] = {
 
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))
 
-static int cfg_fail(char *errstr, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int cfg_fail(char *errstr, size_t size, const char *fmt, ...)
-{
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(errstr, size, fmt, ap);
-        va_end(ap);
-        return -1;
-}
+/* The common helper (errfmt.h), under the name this file's callers use. */
+#define cfg_fail tg_errf
 
 static void set_str(char **dst, const char *v)
 {

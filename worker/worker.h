@@ -48,8 +48,6 @@ typedef struct tg_job_budget {
         int64_t limit_nano; /* -1 none */
         int64_t limit_tokens;
         char thresholds[64]; /* "50,80,100" */
-        char limit_str[24];
-        char limit_tokens_str[24];
 } tg_job_budget_t;
 
 /* Waiting lists a job can sit on (never more than one at a time). */
