@@ -1,4 +1,5 @@
 #include "config.h"
+#include "errfmt.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -57,6 +58,9 @@ static const opt_t opts[] = {
      "model catalog JSON file"},
     {"worker-id", "TOLLGATE_WORKER_ID", S(worker_id), TG_OPT_WORKER,
      "this worker's id in events and leases (default host-pid)"},
+    {"static-membership", "TOLLGATE_STATIC_MEMBERSHIP", I(static_membership),
+     TG_OPT_WORKER,
+     "1: an explicit worker-id is also the consumer's group.instance.id"},
     {"log-level", "TOLLGATE_LOG_LEVEL", S(log_level),
      TG_OPT_KAFKA | TG_OPT_WORKER | TG_OPT_REDIS, "debug|info|warn|error"},
     {"max-inflight", "TOLLGATE_MAX_INFLIGHT", I(max_inflight), TG_OPT_WORKER,
@@ -103,18 +107,8 @@ static const opt_t opts[] = {
 
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))
 
-static int cfg_fail(char *errstr, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int cfg_fail(char *errstr, size_t size, const char *fmt, ...)
-{
-        va_list ap;
-
-        va_start(ap, fmt);
-        vsnprintf(errstr, size, fmt, ap);
-        va_end(ap);
-        return -1;
-}
+/* The common helper (errfmt.h), under the name this file's callers use. */
+#define cfg_fail tg_errf
 
 static void set_str(char **dst, const char *v)
 {
@@ -158,6 +152,7 @@ void tg_config_init(tg_config_t *c)
         c->throttle_retry_ms = 10 * 60 * 1000;
         c->transactions = 1;
         c->txn_interval_ms = 100;
+        c->static_membership = 1;
         c->lease_ms = 120 * 1000; /* renewed every lease/3 while live */
         c->retention_s = 7 * 24 * 3600;
         c->max_request_bytes = 1024 * 1024;
@@ -223,6 +218,10 @@ static int set_opt(tg_config_t *c, const opt_t *o, const char *value,
 
         if (o->type == OPT_STR) {
                 set_str((char **)((char *)c + o->offset), value);
+                /* static membership needs an id that survives a restart:
+                 * only one given, never the host-pid default */
+                if (o->offset == offsetof(tg_config_t, worker_id))
+                        c->worker_id_set = 1;
                 return 0;
         }
         if (o->type == OPT_BOOL)

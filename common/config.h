@@ -31,6 +31,8 @@ typedef struct tg_config {
         char *catalog;
         char *topic_prefix; /* topics are <prefix>.requests etc. */
         char *worker_id;
+        int worker_id_set;         /* given (flag, env, file), not default */
+        int64_t static_membership; /* 1: worker_id is group.instance.id */
         char *log_level;
         char *metrics_labels; /* tag keys used as metric labels, comma list */
         /* Redis over TLS (redis_url.h): "" unset; tg_config_load folds them

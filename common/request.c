@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "errfmt.h"
 #include "jsonr.h"
 #include "tgjson.h"
 #include "tgtime.h"
@@ -26,8 +27,10 @@ static int fail(char *errstr, size_t size, const char *fmt, ...)
 {
         va_list ap;
 
+        /* formatted by the common helper, then made valid UTF-8: the
+         * message quotes the request */
         va_start(ap, fmt);
-        vsnprintf(errstr, size, fmt, ap);
+        tg_verrf(errstr, size, fmt, ap);
         va_end(ap);
         tg_utf8_sanitize(errstr);
         return -1;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "keys.h"
+#include "ledger_args.h"
 #include "log.h"
 #include "tgtime.h"
 #include "worker.h"
@@ -139,7 +140,7 @@ int tg_budgets_match(tg_worker_t *w, tg_job_t *j)
                 tg_period_label(b->period, now, period);
                 fill_budget(&j->budgets[j->n_budgets++], b, period);
         }
-        return j->n_budgets > 250 ? -1 : 0;
+        return j->n_budgets > TG_BUDGETS_PER_REQUEST ? -1 : 0;
 }
 
 static const tg_budget_t *find(tg_worker_t *w, const char *id)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "tgtime.h"
 #include "worker.h"
 
 #define BATCH 256
@@ -57,25 +58,14 @@ int tg_kafka_conf_apply(rd_kafka_conf_t *kc, tg_config_t *c, const char *who,
         return rc;
 }
 
-/* Drops the finished jobs held for a partition that is no longer ours, or
- * is read again: whoever reads their requests next answers them from what
- * the ledger stored. */
-static void held_drop(tg_worker_t *w, int32_t p)
-{
-        tg_job_t *j;
-
-        while ((j = tg_job_list_pop(&w->held[p])))
-                tg_job_free(j);
-}
-
+/* A partition (again) ours, read from its committed offset; the outbox
+ * drops what it held of it (whoever reads those requests next answers them
+ * from what the ledger stored). */
 static void part_assign(tg_worker_t *w, int32_t p)
 {
         if (p < 0 || p >= TG_PARTITIONS_MAX)
                 return;
-        held_drop(w, p);
-        tg_offsets_part_destroy(w->parts[p]);
-        w->parts[p] = tg_offsets_part_new(p);
-        w->part_gen[p]++;
+        tg_outbox_assign(w->outbox, p);
 }
 
 static void part_revoke(tg_worker_t *w, int32_t p)
@@ -85,17 +75,31 @@ static void part_revoke(tg_worker_t *w, int32_t p)
         /* In-flight jobs of this partition run on; the ledger makes their
          * redelivery to the new owner harmless. Their offsets are not ours
          * to commit any more. */
-        held_drop(w, p);
-        tg_offsets_part_destroy(w->parts[p]);
-        w->parts[p] = NULL;
-        w->part_gen[p]++;
+        tg_outbox_revoke(w->outbox, p);
         w->txn_offsets[p] = -1;
 }
 
-static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+/* Before partitions go: commit what is done while they are ours. Lost
+ * partitions (the session expired: someone else may own them already)
+ * commit nothing; with transactions, what could not commit is aborted
+ * (tg_txn_revoke), so no message commits without its offset. */
+static void revoke_commit(tg_worker_t *w, int lost)
 {
-        tg_worker_t *w = opaque;
+        if (w->txn) {
+                if (!lost)
+                        tg_txn_commit(w);
+                tg_txn_revoke(w);
+        } else if (!lost) {
+                rd_kafka_commit(w->consumer, NULL, 0);
+        }
+}
+
+/* Eager protocol (range, roundrobin): every rebalance revokes all
+ * partitions, then assigns the new set whole. */
+static void rebalance_eager(tg_worker_t *w, rd_kafka_resp_err_t err,
+                            rd_kafka_topic_partition_list_t *parts)
+{
+        rd_kafka_t *rk = w->consumer;
 
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
                 for (int i = 0; i < parts->cnt; i++)
@@ -107,21 +111,80 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                  * tg_worker_flow pauses again if it must. */
                 rd_kafka_resume_partitions(rk, parts);
                 w->assigned = parts->cnt;
+                w->ever_assigned = 1;
                 w->paused = 0;
                 tg_log(TG_LOG_INFO, "assigned %d partitions", parts->cnt);
-        } else {
-                /* Commit what is done while the partitions are ours. */
-                if (w->txn) {
-                        tg_txn_commit(w);
-                        tg_txn_revoke(w);
-                } else
-                        rd_kafka_commit(rk, NULL, 0);
-                for (int i = 0; i < parts->cnt; i++)
-                        part_revoke(w, parts->elems[i].partition);
-                rd_kafka_assign(rk, NULL);
-                w->assigned = 0;
-                tg_log(TG_LOG_INFO, "revoked %d partitions", parts->cnt);
+                return;
         }
+        revoke_commit(w, rd_kafka_assignment_lost(rk));
+        for (int i = 0; i < parts->cnt; i++)
+                part_revoke(w, parts->elems[i].partition);
+        rd_kafka_assign(rk, NULL);
+        w->assigned = 0;
+        tg_log(TG_LOG_INFO, "revoked %d partitions", parts->cnt);
+}
+
+static void incremental_error(tg_worker_t *w, const char *what,
+                              rd_kafka_error_t *e)
+{
+        if (!e)
+                return;
+        tg_worker_fatal(w, "%s: %s", what, rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+}
+
+/* Cooperative protocol (cooperative-sticky): only the partitions that move
+ * are revoked; the others keep being read and their requests keep going
+ * (docs/architecture.md, "Rebalances"; the outbox drops what the moved
+ * ones held). The log line names the partitions
+ * held afterwards, as the eager one does. */
+static void rebalance_cooperative(tg_worker_t *w, rd_kafka_resp_err_t err,
+                                  rd_kafka_topic_partition_list_t *parts)
+{
+        rd_kafka_t *rk = w->consumer;
+
+        if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+                for (int i = 0; i < parts->cnt; i++)
+                        part_assign(w, parts->elems[i].partition);
+                incremental_error(w, "incremental assign",
+                                  rd_kafka_incremental_assign(rk, parts));
+                /* The same paused flag as above, for these alone; they
+                 * join the others' state (paused while Redis is away). */
+                if (parts->cnt) {
+                        rd_kafka_resume_partitions(rk, parts);
+                        if (w->paused)
+                                rd_kafka_pause_partitions(rk, parts);
+                }
+                w->assigned += parts->cnt;
+                w->ever_assigned = 1;
+                tg_log(TG_LOG_INFO, "assigned %d partitions (+%d, cooperative)",
+                       w->assigned, parts->cnt);
+                return;
+        }
+        /* What is done commits while the partitions are ours; the work of
+         * the ones that go is dropped as it finishes (part_revoke). */
+        revoke_commit(w, rd_kafka_assignment_lost(rk));
+        for (int i = 0; i < parts->cnt; i++)
+                part_revoke(w, parts->elems[i].partition);
+        incremental_error(w, "incremental unassign",
+                          rd_kafka_incremental_unassign(rk, parts));
+        w->assigned -= parts->cnt;
+        if (w->assigned < 0)
+                w->assigned = 0;
+        tg_log(TG_LOG_INFO, "assigned %d partitions (-%d, cooperative)",
+               w->assigned, parts->cnt);
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+        tg_worker_t *w = opaque;
+        const char *proto = rd_kafka_rebalance_protocol(rk);
+
+        if (proto && strcmp(proto, "COOPERATIVE") == 0)
+                rebalance_cooperative(w, err, parts);
+        else
+                rebalance_eager(w, err, parts);
         tg_worker_flow(w);
 }
 
@@ -132,9 +195,7 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *op)
         if (err == RD_KAFKA_RESP_ERR__FATAL) {
                 char buf[512];
                 rd_kafka_fatal_error(rk, buf, sizeof(buf));
-                tg_log(TG_LOG_ERROR, "fatal Kafka error: %s", buf);
-                w->fatal = 1;
-                w->stopping = 1;
+                tg_worker_fatal(w, "fatal Kafka error: %s", buf);
                 return;
         }
         tg_log(TG_LOG_WARN, "kafka: %s", reason);
@@ -153,7 +214,7 @@ static rd_kafka_conf_t *consumer_conf(tg_worker_t *w, char *errstr, size_t size)
             {"auto.offset.reset", "earliest"},
             {"isolation.level", "read_committed"},
             {"queued.max.messages.kbytes", "32768"},
-            {"partition.assignment.strategy", "range,roundrobin"},
+            {"partition.assignment.strategy", "cooperative-sticky"},
             {"client.id", c->worker_id},
         };
 
@@ -162,6 +223,8 @@ static rd_kafka_conf_t *consumer_conf(tg_worker_t *w, char *errstr, size_t size)
                                       size) != RD_KAFKA_CONF_OK)
                         goto err;
         if (tg_kafka_conf_apply(kc, c, "consumer", errstr, size))
+                goto err;
+        if (tg_assignment_conf(kc, c, &w->cooperative, errstr, size))
                 goto err;
         rd_kafka_conf_set_opaque(kc, w);
         rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
@@ -199,7 +262,7 @@ void tg_consumer_drain(tg_worker_t *w)
                         break;
                 }
                 for (ssize_t i = 0; i < n; i++)
-                        tg_job_start(w, msgs[i]);
+                        w->cbs.message(w, msgs[i]);
         }
         tg_worker_flow(w);
 }
@@ -253,92 +316,17 @@ void tg_consumer_pause(tg_worker_t *w, int pause)
         w->paused = pause;
 }
 
-void tg_consumer_offset_done(tg_worker_t *w, tg_job_t *j)
+void tg_consumer_store(tg_worker_t *w, int32_t partition, int64_t offset)
 {
-        tg_offsets_part_t *p;
         rd_kafka_topic_partition_list_t *l;
-        int64_t commit;
 
-        if (!w->consumer || j->partition < 0 ||
-            j->partition >= TG_PARTITIONS_MAX)
-                return;
-        p = w->parts[j->partition];
-        if (!p || w->part_gen[j->partition] != j->part_gen)
-                return; /* revoked since: not ours to commit */
-        if (tg_offsets_done(p, j->offset, &commit) != 1)
+        if (!w->consumer)
                 return;
         l = rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(l, w->t_requests, j->partition)
-            ->offset = commit;
+        rd_kafka_topic_partition_list_add(l, w->t_requests, partition)->offset =
+            offset;
         rd_kafka_offsets_store(w->consumer, l);
         rd_kafka_topic_partition_list_destroy(l);
-}
-
-/* Sorted by offset; jobs mostly finish in order, so usually an append. */
-static void held_insert(tg_job_list_t *l, tg_job_t *j)
-{
-        tg_job_t **pp = &l->head;
-
-        if (!l->tail || l->tail->offset < j->offset) {
-                tg_job_list_push(l, j);
-                return;
-        }
-        while ((*pp)->offset < j->offset)
-                pp = &(*pp)->wait_next;
-        j->wait_next = *pp;
-        *pp = j;
-        l->len++;
-}
-
-/* Everything below `commit` finished: produce the held jobs' messages in
- * offset order and move the transaction's offset past them. */
-static void release(tg_worker_t *w, int32_t p, int64_t commit)
-{
-        tg_job_list_t *l = &w->held[p];
-        tg_job_t *j;
-
-        while (l->head && l->head->offset < commit) {
-                j = tg_job_list_pop(l);
-                if (j->emit(j)) {
-                        /* Refused: commit nothing from it on, then abort
-                         * and read again (or stop if that fails). */
-                        tg_txn_offset(w, p, j->offset);
-                        w->part_gen[p]++;
-                        tg_job_free(j);
-                        held_drop(w, p);
-                        tg_txn_abort(w, "a message was refused");
-                        return;
-                }
-                tg_job_free(j);
-        }
-        tg_txn_offset(w, p, commit);
-}
-
-/* With transactions, a job's messages go out in the transaction that also
- * commits its offset, so a read_committed reader sees them exactly once:
- * a crash or an abort loses both, and the request, read again, is answered
- * from what the ledger stored. Requests finish out of order, so a finished
- * job is held (still counted in flight) until every request before it on
- * its partition finished; otherwise its events could commit while its
- * offset does not, and its redelivery would publish them twice. A job
- * whose partition was revoked or rewound since it started is dropped: its
- * request is read again. */
-void tg_consumer_ready(tg_worker_t *w, tg_job_t *j)
-{
-        int32_t p = j->partition;
-        int64_t commit = -1;
-        int rc = -1;
-
-        if (p >= 0 && p < TG_PARTITIONS_MAX && w->parts[p] &&
-            w->part_gen[p] == j->part_gen)
-                rc = tg_offsets_done(w->parts[p], j->offset, &commit);
-        if (rc < 0) {
-                tg_job_free(j);
-                return;
-        }
-        held_insert(&w->held[p], j);
-        if (rc == 1)
-                release(w, p, commit);
 }
 
 /* The group's committed offsets of parts (a few tries: the coordinator may
@@ -354,8 +342,8 @@ static int committed(tg_worker_t *w, rd_kafka_topic_partition_list_t *parts)
                 if (!err)
                         return 0;
         }
-        tg_log(TG_LOG_ERROR, "rewind: committed offsets unknown (%s): stopping",
-               rd_kafka_err2str(err));
+        tg_worker_fatal(w, "rewind: committed offsets unknown (%s)",
+                        rd_kafka_err2str(err));
         return -1;
 }
 
@@ -379,8 +367,7 @@ void tg_consumer_rewind(tg_worker_t *w)
         if (committed(w, parts)) {
                 /* Without them a rewind could only guess (from the start:
                  * everything published again); a restart reads from
-                 * them instead. */
-                w->fatal = w->stopping = 1;
+                 * them instead (committed() said why). */
                 rd_kafka_topic_partition_list_destroy(parts);
                 return;
         }
@@ -392,9 +379,8 @@ void tg_consumer_rewind(tg_worker_t *w)
         }
         e = rd_kafka_seek_partitions(w->consumer, parts, 10000);
         if (e) {
-                tg_log(TG_LOG_ERROR, "rewind: %s", rd_kafka_error_string(e));
+                tg_worker_fatal(w, "rewind: %s", rd_kafka_error_string(e));
                 rd_kafka_error_destroy(e);
-                w->fatal = w->stopping = 1;
         }
         rd_kafka_topic_partition_list_destroy(parts);
 }
@@ -414,10 +400,32 @@ void tg_consumer_commit_sync(tg_worker_t *w)
                 tg_log(TG_LOG_WARN, "commit: %s", rd_kafka_err2str(err));
 }
 
+/* librdkafka before 2.3.0 aborts in rd_kafka_destroy when a
+ * cooperative-sticky member joined but never got its first assignment
+ * (confluentinc/librdkafka#4312, fixed by #4381): a SIGTERM during a new
+ * worker's first rebalance. Wait (bounded) for that assignment first; the
+ * messages it brings are dropped, their offsets are not stored. */
+#define STICKY_FIX_VERSION   0x020300ff
+#define FIRST_ASSIGN_WAIT_MS 15000
+
+static void wait_first_assignment(tg_worker_t *w)
+{
+        int64_t end = tg_mono_ms() + FIRST_ASSIGN_WAIT_MS;
+        rd_kafka_message_t *m;
+
+        if (w->ever_assigned || rd_kafka_version() >= STICKY_FIX_VERSION ||
+            !w->cooperative)
+                return;
+        while (!w->ever_assigned && tg_mono_ms() < end)
+                if ((m = rd_kafka_consumer_poll(w->consumer, 100)))
+                        rd_kafka_message_destroy(m);
+}
+
 void tg_consumer_close(tg_worker_t *w)
 {
         if (!w->consumer)
                 return;
+        wait_first_assignment(w);
         uv_poll_stop(&w->cq_poll);
         rd_kafka_queue_io_event_enable(w->cq, -1, NULL, 0);
         rd_kafka_consumer_close(w->consumer);

@@ -23,19 +23,6 @@
 /* First allocation: a usage event with a few budgets and tags fits. */
 #define TG_EVENT_INITIAL 1024
 
-static const char *status_name(tg_status_t s)
-{
-        static const char *n[] = {"completed", "rejected", "invalid", "failed"};
-        return n[s];
-}
-
-static const char *decision_name(tg_status_t s)
-{
-        static const char *n[] = {"approved", "rejected_budget", "invalid",
-                                  "failed"};
-        return n[s];
-}
-
 /* The request's tags; with_envelope adds requestId and timestamp, which
  * take the place of a user tag of the same name (jansson's set replaced it
  * in place). */
@@ -119,7 +106,7 @@ char *tg_events_completion(tg_job_t *j)
 
         event_init(o, j->has_out ? j->out.text_len : 0);
         tg_jsonw_kstr(o, "requestId", j->request_id);
-        tg_jsonw_kstr(o, "status", status_name(j->status));
+        tg_jsonw_kstr(o, "status", tg_status_name(j->status));
         if (j->status != TG_STATUS_COMPLETED)
                 tg_jsonw_kstr(o, "reason", j->reason);
         set_model(o, j);
@@ -205,7 +192,7 @@ char *tg_events_usage(tg_job_t *j)
         tg_jsonw_kstr(o, "requestId", j->request_id);
         tg_jsonw_kstr(o, "timestamp", j->timestamp);
         tg_jsonw_kstr(o, "decidedAt", ts);
-        tg_jsonw_kstr(o, "decision", decision_name(j->status));
+        tg_jsonw_kstr(o, "decision", tg_status_decision(j->status));
         /* budgets before any free text, so finish.lua's first match of a
          * marker is always ours */
         tg_jsonw_key(o, "budgets");

@@ -22,13 +22,13 @@ static void check_done(tg_worker_t *w)
         int left;
 
         while ((m = curl_multi_info_read(w->multi, &left))) {
-                tg_job_t *j = NULL;
+                char *priv = NULL;
                 CURLcode rc = m->data.result;
                 if (m->msg != CURLMSG_DONE)
                         continue;
-                curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &j);
+                curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, &priv);
                 curl_multi_remove_handle(w->multi, m->easy_handle);
-                tg_job_http_done(j, rc);
+                w->cbs.http_done(priv, rc);
         }
 }
 

@@ -2,6 +2,7 @@
  * A job's life: start (parse, resolve, match budgets), the waits between
  * steps, and the end (all events delivered -> offset released -> freed).
  */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,12 +102,7 @@ static void invalid(tg_job_t *j, const char *why)
 
 static void track(tg_worker_t *w, tg_job_t *j)
 {
-        int32_t p = j->partition;
-
-        if (p >= 0 && p < TG_PARTITIONS_MAX && w->parts[p]) {
-                j->part_gen = w->part_gen[p];
-                tg_offsets_track(w->parts[p], j->offset);
-        }
+        tg_outbox_track(w->outbox, &j->ob, j->partition, j->offset);
 }
 
 static void start_valid(tg_job_t *j)
@@ -134,7 +130,17 @@ void tg_job_start(tg_worker_t *w, rd_kafka_message_t *msg)
                 rd_kafka_message_destroy(msg);
                 return;
         }
-        j = calloc(1, sizeof(*j));
+        /* After a fatal error nothing starts (the rest of a batch): the
+         * restart reads these again. */
+        j = w->fatal ? NULL : calloc(1, sizeof(*j));
+        if (!j) {
+                rd_kafka_message_destroy(msg);
+                /* Untracked, its offset would be committed past once later
+                 * ones finish: stop instead, it is read again. */
+                if (!w->fatal)
+                        tg_worker_fatal(w, "out of memory for a request");
+                return;
+        }
         j->w = w;
         j->msg = msg;
         j->partition = msg->partition;
@@ -213,12 +219,13 @@ void tg_job_free(tg_job_t *j)
         tg_worker_flow(w);
 }
 
-void tg_job_delivered(tg_job_t *j)
+void tg_job_delivered(void *job)
 {
+        tg_job_t *j = job;
+
         if (--j->deliveries > 0)
                 return;
-        tg_consumer_offset_done(j->w, j);
-        tg_job_free(j);
+        tg_outbox_delivered(j->w->outbox, &j->ob); /* frees it */
 }
 
 void tg_job_wait_redis(tg_job_t *j, void (*fn)(tg_job_t *))
@@ -241,21 +248,58 @@ void tg_jobs_redis_up(tg_worker_t *w)
         tg_jobs_admit_more(w);
 }
 
-/* A job's messages are ready. Without transactions they are produced now
- * and the job waits for their delivery reports (tg_job_delivered); with
- * them, they wait for the transaction that also commits their offset
- * (tg_consumer_ready). */
+/* A job's messages are ready: the outbox produces them now (idempotent:
+ * the job then waits for their delivery reports, tg_job_delivered) or once
+ * every request before it on its partition is ready too (transactions:
+ * they go out in the transaction that commits their offset). */
 void tg_job_output(tg_job_t *j, int (*emit)(tg_job_t *))
 {
-        tg_worker_t *w = j->w;
-
         j->emit = emit;
-        if (w->txn) {
-                tg_consumer_ready(w, j);
-        } else if (emit(j)) {
-                /* Produce refused outright (not a delivery failure): stop
-                 * before losing more; the offset stays uncommitted. */
-                w->fatal = 1;
-                w->stopping = 1;
-        }
+        tg_outbox_ready(j->w->outbox, &j->ob);
+}
+
+/* The outbox's ops (outbox.h): the jobs behind its entries. */
+#define JOB_OF(e) ((tg_job_t *)((char *)(e)-offsetof(tg_job_t, ob)))
+
+static int ob_emit(tg_outbox_entry_t *e, void *opaque)
+{
+        tg_job_t *j = JOB_OF(e);
+
+        return j->emit(j);
+}
+
+static void ob_drop(tg_outbox_entry_t *e, void *opaque)
+{
+        tg_job_free(JOB_OF(e));
+}
+
+static void ob_release(int32_t p, int64_t offset, void *opaque)
+{
+        tg_worker_t *w = opaque;
+
+        if (w->txn)
+                tg_txn_offset(w, p, offset);
+        else
+                tg_consumer_store(w, p, offset);
+}
+
+/* Refused outright (not a delivery failure). In a transaction: abort and
+ * read again (or stop if that fails); without: stop before losing more,
+ * the offset stays uncommitted. */
+static void ob_refused(int32_t p, const char *why, void *opaque)
+{
+        tg_worker_t *w = opaque;
+
+        if (w->txn)
+                tg_txn_abort(w, why);
+        else
+                tg_worker_fatal(w, "partition %d: %s", (int)p, why);
+}
+
+tg_outbox_t *tg_jobs_outbox_new(tg_worker_t *w)
+{
+        static const tg_outbox_ops_t ops = {ob_emit, ob_drop, ob_release,
+                                            ob_refused};
+
+        return tg_outbox_new(w->txn, &ops, w);
 }

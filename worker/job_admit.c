@@ -9,35 +9,10 @@
 
 #include "bedrock/backoff.h"
 #include "keys.h"
+#include "ledger_args.h"
 #include "log.h"
 #include "tgtime.h"
 #include "worker.h"
-
-#define ADMIT_FIXED_KEYS 3
-#define ADMIT_FIXED_ARGS 8
-
-/* Up to 250 budgets per request: 3 + 2 * 250 keys, 8 + 5 * 250 args. */
-typedef struct argbuf {
-        const char *v[2048];
-        size_t l[2048];
-        int n;
-        char store[1280][24]; /* numbers formatted in place */
-        int ns;
-} argbuf_t;
-
-static void arg_str(argbuf_t *a, const char *s)
-{
-        a->v[a->n] = s;
-        a->l[a->n++] = strlen(s);
-}
-
-static void arg_int(argbuf_t *a, int64_t v)
-{
-        char *s = a->store[a->ns++];
-
-        snprintf(s, 24, "%lld", (long long)v);
-        arg_str(a, s);
-}
 
 static void on_admit(tg_ledger_t *l, redisReply *r, void *opaque);
 
@@ -45,36 +20,34 @@ static int admit_send(tg_job_t *j)
 {
         tg_worker_t *w = j->w;
         char req_key[192];
-        argbuf_t a; /* 63 KiB: not zeroed, only n and ns matter */
-        int nkeys;
+        tg_ledger_args_t a; /* ~60 KiB: only the counters are set */
 
-        a.n = a.ns = 0;
+        tg_ledger_args_init(&a);
         tg_key_request(req_key, sizeof(req_key), j->request_id);
-        arg_str(&a, TG_KEY_VERSION);
-        arg_str(&a, req_key);
-        arg_str(&a, TG_KEY_LEASES);
+        tg_ledger_args_str(&a, TG_KEY_VERSION);
+        tg_ledger_args_str(&a, req_key);
+        tg_ledger_args_str(&a, TG_KEY_LEASES);
         for (size_t i = 0; i < j->n_budgets; i++)
-                arg_str(&a, j->budgets[i].key);
+                tg_ledger_args_str(&a, j->budgets[i].key);
         for (size_t i = 0; i < j->n_budgets; i++)
-                arg_str(&a, j->budgets[i].rate_key);
-        arg_str(&a, w->budgets_version);
-        arg_str(&a, w->conf->worker_id);
-        arg_int(&a, tg_time_now_us() / 1000);
-        arg_int(&a, w->conf->lease_ms);
-        arg_int(&a, j->bound.cost_nano);
-        arg_int(&a, j->bound.input_tokens + j->bound.output_tokens);
-        arg_int(&a, w->conf->retention_s);
-        arg_str(&a, j->request_id);
+                tg_ledger_args_str(&a, j->budgets[i].rate_key);
+        tg_ledger_args_keys_done(&a);
+        tg_ledger_args_str(&a, w->budgets_version);
+        tg_ledger_args_str(&a, w->conf->worker_id);
+        tg_ledger_args_int(&a, tg_time_now_us() / 1000);
+        tg_ledger_args_int(&a, w->conf->lease_ms);
+        tg_ledger_args_int(&a, j->bound.cost_nano);
+        tg_ledger_args_int(&a, j->bound.input_tokens + j->bound.output_tokens);
+        tg_ledger_args_int(&a, w->conf->retention_s);
+        tg_ledger_args_str(&a, j->request_id);
         for (size_t i = 0; i < j->n_budgets; i++) {
-                arg_str(&a, j->budgets[i].id);
-                arg_int(&a, j->budgets[i].limit_nano);
-                arg_int(&a, j->budgets[i].limit_tokens);
-                arg_int(&a, j->budgets[i].rpm);
-                arg_int(&a, j->budgets[i].tpm);
+                tg_ledger_args_str(&a, j->budgets[i].id);
+                tg_ledger_args_int(&a, j->budgets[i].limit_nano);
+                tg_ledger_args_int(&a, j->budgets[i].limit_tokens);
+                tg_ledger_args_int(&a, j->budgets[i].rpm);
+                tg_ledger_args_int(&a, j->budgets[i].tpm);
         }
-        nkeys = ADMIT_FIXED_KEYS + 2 * (int)j->n_budgets;
-        return tg_ledger_eval(w->ledger, TG_SCRIPT_ADMIT, nkeys, a.n - nkeys,
-                              a.v, a.l, on_admit, j);
+        return tg_ledger_args_eval(w->ledger, TG_SCRIPT_ADMIT, &a, on_admit, j);
 }
 
 /* At most --admit-window admissions await Redis at once; the rest wait
@@ -140,6 +113,18 @@ static void take_stored(tg_job_t *j, redisReply *r)
         j->stored_completion = strdup(elem(r, 1));
         j->stored_usage = tg_ledger_usage_fill(elem(r, 2), elem(r, 4));
         j->stored_alerts = strdup(elem(r, 3));
+        if (!j->stored_completion || !j->stored_usage || !j->stored_alerts) {
+                /* Nothing half published: ask again, the ledger keeps
+                 * answering "done" with the same events. */
+                tg_log(TG_LOG_ERROR, "admit %s: out of memory", j->request_id);
+                free(j->stored_completion);
+                free(j->stored_usage);
+                free(j->stored_alerts);
+                j->stored_completion = j->stored_usage = NULL;
+                j->stored_alerts = NULL;
+                tg_job_after(j, 1000, tg_job_admit);
+                return;
+        }
         tg_job_publish(j);
 }
 

@@ -8,58 +8,48 @@
 #include <string.h>
 
 #include "keys.h"
+#include "ledger_args.h"
 #include "log.h"
 #include "tgtime.h"
 #include "worker.h"
+
+#define FINISH_BUILD_TRIES 5
 
 static void on_finish(tg_ledger_t *l, redisReply *r, void *opaque);
 
 static int finish_send(tg_job_t *j, const char *completion, const char *usage)
 {
         tg_worker_t *w = j->w;
-        const char *av[3 + 5 * 256 + 8];
-        size_t al[sizeof(av) / sizeof(av[0])];
-        char req_key[192], nums[4][24];
-        int n = 0, nkeys;
+        tg_ledger_args_t a;
+        char req_key[192];
         int approved = j->status == TG_STATUS_COMPLETED;
 
+        tg_ledger_args_init(&a);
         tg_key_request(req_key, sizeof(req_key), j->request_id);
-        av[n++] = req_key;
-        av[n++] = TG_KEY_LEASES;
+        tg_ledger_args_str(&a, req_key);
+        tg_ledger_args_str(&a, TG_KEY_LEASES);
         for (size_t i = 0; i < j->n_budgets; i++)
-                av[n++] = j->budgets[i].key;
-        nkeys = n;
-        snprintf(nums[0], 24, "%lld", (long long)(approved ? j->cost_nano : 0));
-        snprintf(nums[1], 24, "%lld",
-                 (long long)(approved ? j->usage.input_tokens +
-                                            j->usage.output_tokens +
-                                            j->usage.cache_read_tokens +
-                                            j->usage.cache_write_tokens
-                                      : 0));
-        snprintf(nums[2], 24, "%lld", (long long)w->conf->retention_s);
-        av[n++] = j->request_id;
-        av[n++] = approved ? "1" : "0";
-        av[n++] = nums[0];
-        av[n++] = nums[1];
-        av[n++] = nums[2];
-        av[n++] = completion;
-        av[n++] = usage;
+                tg_ledger_args_str(&a, j->budgets[i].key);
+        tg_ledger_args_keys_done(&a);
+        tg_ledger_args_str(&a, j->request_id);
+        tg_ledger_args_str(&a, approved ? "1" : "0");
+        tg_ledger_args_int(&a, approved ? j->cost_nano : 0);
+        tg_ledger_args_int(&a, approved ? j->usage.input_tokens +
+                                              j->usage.output_tokens +
+                                              j->usage.cache_read_tokens +
+                                              j->usage.cache_write_tokens
+                                        : 0);
+        tg_ledger_args_int(&a, w->conf->retention_s);
+        tg_ledger_args_str(&a, completion);
+        tg_ledger_args_str(&a, usage);
         for (size_t i = 0; i < j->n_budgets; i++) {
-                av[n++] = j->budgets[i].id;
-                snprintf(j->budgets[i].limit_str,
-                         sizeof(j->budgets[i].limit_str), "%lld",
-                         (long long)j->budgets[i].limit_nano);
-                av[n++] = j->budgets[i].limit_str;
-                snprintf(j->budgets[i].limit_tokens_str,
-                         sizeof(j->budgets[i].limit_tokens_str), "%lld",
-                         (long long)j->budgets[i].limit_tokens);
-                av[n++] = j->budgets[i].limit_tokens_str;
-                av[n++] = j->budgets[i].thresholds;
+                tg_ledger_args_str(&a, j->budgets[i].id);
+                tg_ledger_args_int(&a, j->budgets[i].limit_nano);
+                tg_ledger_args_int(&a, j->budgets[i].limit_tokens);
+                tg_ledger_args_str(&a, j->budgets[i].thresholds);
         }
-        for (int i = 0; i < n; i++)
-                al[i] = strlen(av[i]);
-        return tg_ledger_eval(w->ledger, TG_SCRIPT_FINISH, nkeys, n - nkeys, av,
-                              al, on_finish, j);
+        return tg_ledger_args_eval(w->ledger, TG_SCRIPT_FINISH, &a, on_finish,
+                                   j);
 }
 
 void tg_job_finish(tg_job_t *j)
@@ -70,7 +60,20 @@ void tg_job_finish(tg_job_t *j)
                 j->usage_built = tg_events_usage(j);
         }
         if (!j->completion_built || !j->usage_built) {
-                tg_log(TG_LOG_ERROR, "%s: cannot build events", j->request_id);
+                /* Out of memory: try again shortly, a few times; a job left
+                 * here would hold its lease and its partition's offset for
+                 * ever. After that, stop: the request is read again. */
+                free(j->completion_built);
+                free(j->usage_built);
+                j->completion_built = j->usage_built = NULL;
+                if (++j->build_failures >= FINISH_BUILD_TRIES) {
+                        tg_worker_fatal(j->w, "%s: cannot build events",
+                                        j->request_id);
+                        return;
+                }
+                tg_log(TG_LOG_ERROR, "%s: cannot build events (retrying)",
+                       j->request_id);
+                tg_job_after(j, 1000, tg_job_finish);
                 return;
         }
         if (finish_send(j, j->completion_built, j->usage_built))
@@ -170,12 +173,11 @@ oom:
 /* One structured line per decision, for log pipelines (--log-decisions). */
 static void log_decision(const tg_job_t *j)
 {
-        static const char *st[] = {"completed", "rejected", "invalid",
-                                   "failed"};
         json_t *f = json_object();
 
         json_object_set_new(f, "requestId", json_string(j->request_id));
-        json_object_set_new(f, "status", json_string(st[j->status]));
+        json_object_set_new(f, "status",
+                            json_string(tg_status_name(j->status)));
         if (j->reason[0])
                 json_object_set_new(f, "reason", json_string(j->reason));
         if (j->res.model)

@@ -128,8 +128,10 @@ static void failed(tg_job_t *j, const tg_bedrock_error_t *e)
         tg_job_finish(j);
 }
 
-void tg_job_http_done(tg_job_t *j, CURLcode rc)
+void tg_job_http_done(void *priv, CURLcode rc)
 {
+        tg_job_t *j = priv;
+
         long status = 0;
         curl_off_t pre = 0;
         tg_bedrock_error_t e;

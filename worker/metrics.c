@@ -65,12 +65,10 @@ static tg_series_t *series_get(tg_metrics_t *m, const char *vals[])
 
 void tg_metrics_decision(tg_metrics_t *m, const tg_job_t *j)
 {
-        static const char *st[] = {"completed", "rejected", "invalid",
-                                   "failed"};
         const char *vals[TG_LABELS_MAX + 2];
         tg_series_t *s;
 
-        vals[0] = st[j->status];
+        vals[0] = tg_status_name(j->status);
         vals[1] = j->res.model ? j->res.model->alias : "unknown";
         for (int k = 0; k < m->n_labels - 2; k++) {
                 const char *v = tg_request_tag(&j->req, m->label_keys[k]);

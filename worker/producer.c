@@ -25,7 +25,7 @@ int tg_kafka_conf_apply(rd_kafka_conf_t *kc, tg_config_t *c, const char *who,
 
 static void dr_msg(tg_worker_t *w, const rd_kafka_message_t *m)
 {
-        tg_job_t *j = m->_private;
+        void *j = m->_private; /* the sender's opaque */
         rd_kafka_headers_t *h = NULL;
 
         if (m->err && w->txn) {
@@ -49,11 +49,11 @@ static void dr_msg(tg_worker_t *w, const rd_kafka_message_t *m)
                 if (tg_producer_send(w, rd_kafka_topic_name(m->rkt), m->key,
                                      m->key_len, m->payload, m->len, j, h) == 0)
                         return;
-                w->fatal = 1;
-                w->stopping = 1;
+                tg_worker_fatal(w, "resending to %s refused",
+                                rd_kafka_topic_name(m->rkt));
         }
         if (j)
-                tg_job_delivered(j);
+                w->cbs.delivered(j);
 }
 
 void tg_producer_serve(tg_worker_t *w, int timeout_ms)
@@ -188,7 +188,7 @@ int tg_producer_start(tg_worker_t *w, char *errstr, size_t size)
 
 /* hdrs is consumed. */
 int tg_producer_send(tg_worker_t *w, const char *topic, const void *key,
-                     size_t key_len, const void *value, size_t len, tg_job_t *j,
+                     size_t key_len, const void *value, size_t len, void *j,
                      rd_kafka_headers_t *hdrs)
 {
         rd_kafka_resp_err_t err;

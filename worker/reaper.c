@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "keys.h"
+#include "ledger_args.h"
 #include "log.h"
 #include "tgtime.h"
 #include "worker.h"
@@ -36,31 +37,31 @@ static void on_released(tg_ledger_t *l, redisReply *r, void *opaque)
 static void on_record(tg_ledger_t *l, redisReply *r, void *opaque)
 {
         reap_t *rp = opaque;
-        const char *av[2 + 512 + 2];
-        size_t al[sizeof(av) / sizeof(av[0])];
-        char req_key[192], now[24], *keys, *save = NULL, *k;
-        int n = 0, nkeys;
+        tg_ledger_args_t a;
+        char req_key[192], *keys, *save = NULL, *k;
 
         if (!r || r->type != REDIS_REPLY_STRING) {
                 free(rp);
                 return;
         }
         keys = strdup(r->str);
+        if (!keys) { /* the next round peeks again */
+                free(rp);
+                return;
+        }
+        tg_ledger_args_init(&a);
         tg_key_request(req_key, sizeof(req_key), rp->id);
-        av[n++] = req_key;
-        av[n++] = TG_KEY_LEASES;
-        for (k = strtok_r(keys, "\n", &save); k && n < 514;
+        tg_ledger_args_str(&a, req_key);
+        tg_ledger_args_str(&a, TG_KEY_LEASES);
+        /* the record's budget and rate keys: at most 2 per budget */
+        for (k = strtok_r(keys, "\n", &save);
+             k && a.n < 2 + 2 * TG_BUDGETS_PER_REQUEST;
              k = strtok_r(NULL, "\n", &save))
-                av[n++] = k;
-        nkeys = n;
-        snprintf(now, sizeof(now), "%lld",
-                 (long long)(tg_time_now_us() / 1000));
-        av[n++] = rp->id;
-        av[n++] = now;
-        for (int i = 0; i < n; i++)
-                al[i] = strlen(av[i]);
-        if (tg_ledger_eval(l, TG_SCRIPT_RELEASE, nkeys, n - nkeys, av, al,
-                           on_released, rp))
+                tg_ledger_args_str(&a, k);
+        tg_ledger_args_keys_done(&a);
+        tg_ledger_args_str(&a, rp->id);
+        tg_ledger_args_int(&a, tg_time_now_us() / 1000);
+        if (tg_ledger_args_eval(l, TG_SCRIPT_RELEASE, &a, on_released, rp))
                 free(rp);
         free(keys);
 }

@@ -35,6 +35,37 @@
 
 #define TXN_TIMEOUT_MS 10000
 
+/* The transaction, as the loop sees it. Every change goes through txn_to,
+ * which refuses (and logs) one the table does not allow:
+ *
+ *   IDLE --begin--> OPEN --commit--> COMMITTING --done--> IDLE
+ *                    |                 |   ^ retriable: again
+ *                    +----abort----+---+
+ *                                  v
+ *                              ABORTING --done, rewound--> IDLE
+ *   COMMITTING/ABORTING --fatal error--> FATAL (the worker stops)
+ */
+typedef enum txn_state {
+        TXN_IDLE,       /* none begun */
+        TXN_OPEN,       /* begun: messages go into it */
+        TXN_COMMITTING, /* a commit runs: messages are held */
+        TXN_ABORTING,   /* an abort runs or is to retry: nothing goes out */
+        TXN_FATAL,      /* the producer cannot go on */
+        TXN_STATES
+} txn_state_t;
+
+static const char *const txn_names[TXN_STATES] = {"idle", "open", "committing",
+                                                  "aborting", "fatal"};
+
+/* allowed[from] has bit `to` set. */
+static const unsigned txn_allowed[TXN_STATES] = {
+    [TXN_IDLE] = 1u << TXN_OPEN | 1u << TXN_FATAL,
+    [TXN_OPEN] = 1u << TXN_COMMITTING | 1u << TXN_ABORTING | 1u << TXN_FATAL,
+    [TXN_COMMITTING] = 1u << TXN_IDLE | 1u << TXN_ABORTING | 1u << TXN_FATAL,
+    [TXN_ABORTING] = 1u << TXN_IDLE | 1u << TXN_FATAL,
+    [TXN_FATAL] = 0,
+};
+
 typedef enum bg_state {
         BG_IDLE,    /* no job: the loop may submit one */
         BG_QUEUED,  /* submitted, the thread has not taken it yet */
@@ -73,8 +104,40 @@ struct tg_txn_bg {
         rd_kafka_error_t *error;
         /* messages held meanwhile, oldest first (loop only) */
         held_t *head, **tail;
+        size_t held; /* on the list now */
         uint64_t held_total;
+        /* the transaction (loop only) */
+        txn_state_t txn;
+        int dirty; /* offsets moved since the last commit */
+        int64_t started_ms;
+        uint64_t commits;
 };
+
+static void txn_to(tg_worker_t *w, txn_state_t to)
+{
+        struct tg_txn_bg *t = w->txn_bg;
+
+        if (t->txn == to)
+                return;
+        if (!(txn_allowed[t->txn] & (1u << to))) {
+                tg_log(TG_LOG_ERROR, "transaction: %s => %s refused",
+                       txn_names[t->txn], txn_names[to]);
+                return;
+        }
+        tg_log(TG_LOG_DEBUG, "transaction: %s => %s", txn_names[t->txn],
+               txn_names[to]);
+        t->txn = to;
+}
+
+static txn_state_t txn_state(const tg_worker_t *w)
+{
+        return w->txn_bg ? w->txn_bg->txn : TXN_IDLE;
+}
+
+size_t tg_txn_held(const tg_worker_t *w)
+{
+        return w->txn_bg ? w->txn_bg->held : 0;
+}
 
 static rd_kafka_error_t *bg_commit(struct tg_txn_bg *bg)
 {
@@ -163,7 +226,7 @@ static void held_drop(tg_worker_t *w)
                 free(h);
         }
         bg->tail = &bg->head;
-        w->txn_held = 0;
+        bg->held = 0;
 }
 
 int tg_txn_init(tg_worker_t *w, char *errstr, size_t size)
@@ -227,12 +290,19 @@ int tg_txn_ensure(tg_worker_t *w)
 {
         rd_kafka_error_t *e;
 
-        if (w->txn_aborting)
-                return -1; /* nothing goes out until the abort is done */
-        if (w->txn_committing)
-                return 1;
-        if (!w->txn || w->txn_open)
+        if (!w->txn)
                 return 0;
+        switch (txn_state(w)) {
+        case TXN_ABORTING: /* nothing goes out until the abort is done */
+        case TXN_FATAL:
+                return -1;
+        case TXN_COMMITTING:
+                return 1;
+        case TXN_OPEN:
+                return 0;
+        default:
+                break;
+        }
         e = rd_kafka_begin_transaction(w->producer);
         if (e) {
                 tg_log(TG_LOG_ERROR, "begin transaction: %s",
@@ -240,8 +310,8 @@ int tg_txn_ensure(tg_worker_t *w)
                 rd_kafka_error_destroy(e);
                 return -1;
         }
-        w->txn_open = 1;
-        w->txn_started_ms = tg_mono_ms();
+        txn_to(w, TXN_OPEN);
+        w->txn_bg->started_ms = tg_mono_ms();
         return 0;
 }
 
@@ -273,7 +343,7 @@ int tg_txn_hold(tg_worker_t *w, const char *topic, const void *key,
         h->next = NULL;
         *bg->tail = h;
         bg->tail = &h->next;
-        w->txn_held++;
+        bg->held++;
         bg->held_total++;
         return 0;
 }
@@ -281,7 +351,8 @@ int tg_txn_hold(tg_worker_t *w, const char *topic, const void *key,
 void tg_txn_offset(tg_worker_t *w, int32_t partition, int64_t offset)
 {
         w->txn_offsets[partition] = offset;
-        w->txn_dirty = 1;
+        if (w->txn_bg)
+                w->txn_bg->dirty = 1;
 }
 
 static rd_kafka_topic_partition_list_t *offsets_list(tg_worker_t *w)
@@ -303,12 +374,12 @@ static void commit_start(tg_worker_t *w)
 {
         struct tg_txn_bg *bg = w->txn_bg;
 
-        if (w->txn_dirty && w->consumer) {
+        if (bg->dirty && w->consumer) {
                 bg->meta = rd_kafka_consumer_group_metadata(w->consumer);
                 bg->offsets = offsets_list(w);
         }
-        w->txn_dirty = 0;
-        w->txn_committing = 1;
+        bg->dirty = 0;
+        txn_to(w, TXN_COMMITTING);
         bg_submit(bg, BG_COMMIT);
 }
 
@@ -327,8 +398,7 @@ static void abort_and_rewind(tg_worker_t *w, const char *cause)
                "transaction aborted (%s): rewinding to the "
                "committed offsets",
                cause);
-        w->txn_aborting = 1;
-        w->txn_committing = 0;
+        txn_to(w, TXN_ABORTING);
         held_drop(w);
         if (bg_state(w->txn_bg) == BG_IDLE) {
                 snapshot_free(w->txn_bg);
@@ -340,9 +410,8 @@ static void abort_and_rewind(tg_worker_t *w, const char *cause)
 
 static void rewound(tg_worker_t *w)
 {
-        w->txn_aborting = 0;
-        w->txn_open = 0;
-        w->txn_dirty = 0;
+        txn_to(w, TXN_IDLE);
+        w->txn_bg->dirty = 0;
         tg_consumer_rewind(w);
 }
 
@@ -359,11 +428,14 @@ static void abort_done(tg_worker_t *w, rd_kafka_error_t *e)
                 return;
         }
         again = rd_kafka_error_is_retriable(e);
-        tg_log(again ? TG_LOG_WARN : TG_LOG_ERROR, "abort: %s%s",
-               rd_kafka_error_string(e), again ? " (retrying)" : "");
+        if (again)
+                tg_log(TG_LOG_WARN, "abort: %s (retrying)",
+                       rd_kafka_error_string(e));
+        else {
+                txn_to(w, TXN_FATAL);
+                tg_worker_fatal(w, "abort: %s", rd_kafka_error_string(e));
+        }
         rd_kafka_error_destroy(e);
-        if (!again)
-                w->fatal = w->stopping = 1;
 }
 
 /* The held messages, in order, into a new transaction. */
@@ -377,7 +449,7 @@ static void held_produce(tg_worker_t *w)
                 bg->head = h->next;
                 if (!bg->head)
                         bg->tail = &bg->head;
-                w->txn_held--;
+                bg->held--;
                 rc = tg_producer_send(w, h->topic, h->key, h->key_len, h->value,
                                       h->len, NULL, h->hdrs);
                 free(h);
@@ -394,10 +466,9 @@ static void held_produce(tg_worker_t *w)
 static void commit_failed(tg_worker_t *w, rd_kafka_error_t *e)
 {
         if (rd_kafka_error_is_fatal(e)) {
-                tg_log(TG_LOG_ERROR, "fatal transaction error: %s",
-                       rd_kafka_error_string(e));
-                w->fatal = w->stopping = 1;
-                w->txn_committing = 0;
+                txn_to(w, TXN_FATAL);
+                tg_worker_fatal(w, "fatal transaction error: %s",
+                                rd_kafka_error_string(e));
                 snapshot_free(w->txn_bg);
                 held_drop(w);
         } else if (rd_kafka_error_txn_requires_abort(e)) {
@@ -414,7 +485,7 @@ static void commit_failed(tg_worker_t *w, rd_kafka_error_t *e)
 
 static int commit_done(tg_worker_t *w, rd_kafka_error_t *e)
 {
-        if (w->txn_aborting) {
+        if (txn_state(w) == TXN_ABORTING) {
                 /* tg_txn_abort came while it ran: the held messages were
                  * dropped, so read again from what is committed now. */
                 snapshot_free(w->txn_bg);
@@ -423,7 +494,7 @@ static int commit_done(tg_worker_t *w, rd_kafka_error_t *e)
                         abort_start(w);
                         return -1;
                 }
-                w->txn_commits++;
+                w->txn_bg->commits++;
                 rewound(w);
                 return 0;
         }
@@ -431,9 +502,8 @@ static int commit_done(tg_worker_t *w, rd_kafka_error_t *e)
                 commit_failed(w, e);
                 return -1;
         }
-        w->txn_open = 0;
-        w->txn_committing = 0;
-        w->txn_commits++;
+        txn_to(w, TXN_IDLE);
+        w->txn_bg->commits++;
         held_produce(w);
         return 0;
 }
@@ -488,27 +558,37 @@ static int bg_wait(tg_worker_t *w)
  * as a failed commit would; only a producer that cannot abort stops. */
 void tg_txn_abort(tg_worker_t *w, const char *why)
 {
-        if (w->txn_aborting)
-                return; /* under way */
-        if (w->txn_open) {
+        switch (txn_state(w)) {
+        case TXN_ABORTING: /* under way */
+        case TXN_FATAL:
+                return;
+        case TXN_OPEN:
+        case TXN_COMMITTING:
                 abort_and_rewind(w, why);
                 return;
+        default:
+                tg_worker_fatal(w, "transaction: %s, and none is open", why);
         }
-        tg_log(TG_LOG_ERROR, "transaction: %s, and none is open: stopping",
-               why);
-        w->fatal = w->stopping = 1;
 }
 
 /* Starts what is due: an abort to retry, a commit to retry or a new one. */
 static void txn_next(tg_worker_t *w, int now)
 {
-        if (w->txn_aborting)
+        switch (txn_state(w)) {
+        case TXN_ABORTING:
                 abort_start(w);
-        else if (w->txn_committing)
+                break;
+        case TXN_COMMITTING:
                 bg_submit(w->txn_bg, BG_COMMIT); /* same offsets, if any */
-        else if (w->txn_open && (now || tg_mono_ms() - w->txn_started_ms >=
-                                            w->conf->txn_interval_ms))
-                commit_start(w);
+                break;
+        case TXN_OPEN:
+                if (now || tg_mono_ms() - w->txn_bg->started_ms >=
+                               w->conf->txn_interval_ms)
+                        commit_start(w);
+                break;
+        default:
+                break;
+        }
 }
 
 /* Commits now and waits (a rebalance, the end): the commit already
@@ -521,13 +601,15 @@ int tg_txn_commit(tg_worker_t *w)
                 return 0;
         for (int round = 0; round < 4; round++) {
                 bg_wait(w);
-                if (!w->txn_open && !w->txn_committing && !w->txn_aborting)
+                if (txn_state(w) == TXN_IDLE)
                         return 0;
+                if (txn_state(w) == TXN_FATAL)
+                        return -1;
                 if (bg_state(w->txn_bg) == BG_IDLE)
                         txn_next(w, 1);
         }
         bg_wait(w);
-        return w->txn_open || w->txn_committing || w->txn_aborting ? -1 : 0;
+        return txn_state(w) == TXN_IDLE ? 0 : -1;
 }
 
 /* The partitions go (eager rebalance: all of them), after tg_txn_commit
@@ -538,9 +620,10 @@ int tg_txn_commit(tg_worker_t *w)
  * the requests are answered by whoever reads them next. */
 void tg_txn_revoke(tg_worker_t *w)
 {
-        if (!w->txn || !w->txn_bg || w->txn_aborting)
+        if (!w->txn || !w->txn_bg)
                 return;
-        if (w->txn_open || w->txn_committing || w->txn_held)
+        if (txn_state(w) == TXN_OPEN || txn_state(w) == TXN_COMMITTING ||
+            w->txn_bg->held)
                 abort_and_rewind(w, "partitions revoked before the "
                                     "transaction committed");
 }
@@ -571,7 +654,7 @@ void tg_txn_stop(tg_worker_t *w)
         tg_log(TG_LOG_INFO,
                "transactions: %llu committed, %llu messages held while one "
                "was committing",
-               (unsigned long long)w->txn_commits,
+               (unsigned long long)bg->commits,
                (unsigned long long)bg->held_total);
         snapshot_free(bg);
         held_drop(w);

@@ -4,6 +4,7 @@
  */
 #include "worker.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,8 @@ void tg_worker_flow(tg_worker_t *w)
         /* Messages held while a commit runs (txn.c) count as in flight:
          * that pauses consumption, so at most --max-inflight jobs' worth
          * of messages can pile up whatever the commit takes. */
-        int full = w->inflight + w->txn_held >= (size_t)w->conf->max_inflight;
+        int full =
+            w->inflight + tg_txn_held(w) >= (size_t)w->conf->max_inflight;
         int down = !w->ledger || !tg_ledger_up(w->ledger);
         int pause = w->stopping || down || full;
 
@@ -46,14 +48,31 @@ void tg_worker_flow(tg_worker_t *w)
                 uv_timer_start(&w->kick, kick_cb, 0, 0);
 }
 
+void tg_worker_fatal(tg_worker_t *w, const char *fmt, ...)
+{
+        char why[512];
+        va_list ap;
+
+        va_start(ap, fmt);
+        vsnprintf(why, sizeof(why), fmt, ap);
+        va_end(ap);
+        tg_log(TG_LOG_ERROR, "%s: stopping", why);
+        w->fatal = 1;
+        w->stopping = 1;
+        w->stop_deadline_ms = 0; /* no drain: unfinished work is read again */
+        /* A fixed reason: the message may quote a broker's words. */
+        tg_metrics_set_ready(w->metrics, 0, "fatal error (see the log)");
+}
+
 static void on_ledger_state(tg_ledger_t *l, int up, void *opaque)
 {
         tg_worker_t *w = opaque;
 
         tg_metrics_set_ready(w->metrics, up && !w->stopping,
-                             w->stopping ? "draining"
-                             : up        ? ""
-                                         : "redis unavailable");
+                             w->fatal      ? "fatal error (see the log)"
+                             : w->stopping ? "draining"
+                             : up          ? ""
+                                           : "redis unavailable");
         if (up)
                 tg_jobs_redis_up(w);
         tg_worker_flow(w);
@@ -161,6 +180,10 @@ static int parts_setup(tg_worker_t *w, char *errstr, size_t size)
         if (tg_http_start(w, errstr, size) ||
             tg_producer_start(w, errstr, size))
                 return -1;
+        /* After the producer: it knows whether transactions are on. */
+        w->outbox = tg_jobs_outbox_new(w);
+        if (!w->outbox)
+                return snprintf(errstr, size, "out of memory"), -1;
         if (w->txn) {
                 int64_t every = w->conf->txn_interval_ms / 2;
                 uv_timer_start(&w->txn_timer, on_txn_timer,
@@ -193,6 +216,8 @@ tg_worker_t *tg_worker_new(tg_config_t *conf, char *errstr, size_t size)
         if (!w)
                 return NULL;
         w->conf = conf;
+        w->cbs =
+            (tg_worker_cbs_t){tg_job_start, tg_job_delivered, tg_job_http_done};
         w->rng = tg_random64();
         w->loop = calloc(1, sizeof(*w->loop));
         uv_loop_init(w->loop);
@@ -238,11 +263,11 @@ void tg_worker_destroy(tg_worker_t *w)
         tg_producer_close(w);
         tg_ledger_destroy(w->ledger); /* pending calls fail into lists */
         w->ledger = NULL;
+        tg_outbox_destroy(w->outbox); /* frees the jobs it held */
+        w->outbox = NULL;
         while (w->jobs)
                 tg_job_free(w->jobs);
         tg_http_stop(w);
-        for (int p = 0; p < TG_PARTITIONS_MAX; p++)
-                tg_offsets_part_destroy(w->parts[p]);
         uv_run(w->loop, UV_RUN_NOWAIT);
         uv_walk(w->loop, close_walk, NULL);
         uv_run(w->loop, UV_RUN_DEFAULT);

@@ -1,8 +1,9 @@
 /*
- * tollgate-worker's inside. One libuv loop drives the Kafka consumer queue,
- * the producer's delivery reports, async Redis (hiredis) and Bedrock calls
- * (curl multi); a request is a job that moves through the states below, each
- * step started by the completion of the one before.
+ * tollgate-worker's inside (docs/architecture.md: threads, layers and
+ * owners, a request's life, the outbox, rebalances). One libuv loop drives the
+ * Kafka consumer queue, the producer's delivery reports, async Redis (hiredis)
+ * and Bedrock calls (curl multi); a request is a job that moves through the
+ * states below, each step started by the completion of the one before.
  *
  *   consumed -> parsed -> admitted (Redis) -> called (Bedrock, retried)
  *            -> finished (Redis) -> published (Kafka) -> offset released
@@ -26,7 +27,9 @@
 #include "ledger.h"
 #include "metrics.h"
 #include "offsets.h"
+#include "outbox.h"
 #include "request.h"
+#include "status.h"
 
 #define TG_RESPONSE_MAX   (16 * 1024 * 1024)
 #define TG_PARTITIONS_MAX 4096
@@ -34,13 +37,6 @@
 
 typedef struct tg_worker tg_worker_t;
 typedef struct tg_job tg_job_t;
-
-typedef enum tg_status {
-        TG_STATUS_COMPLETED,
-        TG_STATUS_REJECTED,
-        TG_STATUS_INVALID,
-        TG_STATUS_FAILED,
-} tg_status_t;
 
 typedef struct tg_job_budget {
         char id[TG_BUDGET_ID_MAX + 1];
@@ -52,8 +48,6 @@ typedef struct tg_job_budget {
         int64_t limit_nano; /* -1 none */
         int64_t limit_tokens;
         char thresholds[64]; /* "50,80,100" */
-        char limit_str[24];
-        char limit_tokens_str[24];
 } tg_job_budget_t;
 
 /* Waiting lists a job can sit on (never more than one at a time). */
@@ -81,7 +75,7 @@ struct tg_job {
         rd_kafka_message_t *msg; /* owned until published */
         int32_t partition;
         int64_t offset;
-        uint64_t part_gen; /* offset tracker generation at start */
+        tg_outbox_entry_t ob; /* its place in the outbox (outbox.h) */
         tg_request_t req;
         int parsed;
         char request_id[TG_REQUEST_ID_MAX + 1];
@@ -95,6 +89,7 @@ struct tg_job {
         int reserved;        /* the ledger holds our reservation */
         int64_t lease_ms;    /* when our lease was last set (monotonic) */
         int billing_unknown; /* the call may have been billed */
+        int build_failures;  /* events that could not be built (memory) */
         int attempts;
         /* of the attempts, those throttled, and since when (monotonic) */
         int throttles;
@@ -136,8 +131,22 @@ struct tg_job {
         rd_kafka_headers_t *hdrs; /* of a DLQ or deferred message, owned */
 };
 
+/* What the transports call back with (set by worker.c): the consumer, the
+ * producer and curl-multi name no job function, they hand back the opaque
+ * pointer they were given (docs/architecture.md, "Layers"). Redis calls
+ * back through tg_ledger_cb and its opaque the same way. */
+typedef struct tg_worker_cbs {
+        /* consumer: a message consumed (the callee owns it) */
+        void (*message)(tg_worker_t *w, rd_kafka_message_t *msg);
+        /* producer: every delivery of a message sent with this opaque */
+        void (*delivered)(void *opaque);
+        /* curl multi: a transfer ended (its CURLOPT_PRIVATE) */
+        void (*http_done)(void *priv, CURLcode rc);
+} tg_worker_cbs_t;
+
 struct tg_worker {
         tg_config_t *conf;
+        tg_worker_cbs_t cbs;
         uv_loop_t *loop;
         rd_kafka_t *consumer, *producer;
         rd_kafka_queue_t *cq, *pq;
@@ -166,10 +175,11 @@ struct tg_worker {
         size_t admits_out;          /* admissions sent, reply pending */
         tg_model_gate_t *gates;
         size_t n_gates;
-        /* offsets */
-        tg_offsets_part_t *parts[TG_PARTITIONS_MAX];
-        uint64_t part_gen[TG_PARTITIONS_MAX];
+        /* ordering of outputs and offset release, both modes (outbox.h) */
+        tg_outbox_t *outbox;
         int assigned;
+        int ever_assigned; /* a first assignment came (consumer.c) */
+        int cooperative;   /* cooperative-sticky (assignment.c) */
         /* flow */
         tg_job_t *jobs; /* every job in flight */
         size_t inflight;
@@ -186,18 +196,11 @@ struct tg_worker {
         uint64_t rng;
         tg_metrics_t *metrics;
         /* transactions (txn.c) */
-        int txn;          /* on */
-        int txn_open;     /* begun, not yet committed */
-        int txn_aborting; /* an abort to retry */
-        int txn_dirty;
-        int64_t txn_started_ms;
-        uint64_t txn_commits;
+        int txn; /* on */
         int64_t txn_offsets[TG_PARTITIONS_MAX];
-        struct tg_txn_bg *txn_bg; /* the thread commits run on (txn.c) */
-        int txn_committing;       /* a commit runs: messages are held */
-        size_t txn_held;          /* messages held meanwhile */
-        /* finished jobs waiting for those before them (consumer.c) */
-        tg_job_list_t held[TG_PARTITIONS_MAX];
+        /* the transaction's own state (idle, open, committing, aborting,
+         * fatal) and the thread commits run on: private to txn.c */
+        struct tg_txn_bg *txn_bg;
         uv_timer_t txn_timer;
 };
 
@@ -206,6 +209,16 @@ tg_worker_t *tg_worker_new(tg_config_t *conf, char *errstr, size_t size);
 int tg_worker_run(tg_worker_t *w);
 void tg_worker_destroy(tg_worker_t *w);
 void tg_worker_flow(tg_worker_t *w); /* pause/resume/drain after changes */
+/* The one way to stop on an error that leaves no safe way on: logs the
+ * reason, stops at once (nothing more is consumed or published), marks the
+ * process not ready and makes it exit 1. Loop thread only. */
+void tg_worker_fatal(tg_worker_t *w, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* assignment.c: group membership settings, checked at start */
+/* Sets *cooperative when the strategy is cooperative-sticky. */
+int tg_assignment_conf(rd_kafka_conf_t *kc, const tg_config_t *c,
+                       int *cooperative, char *errstr, size_t size);
 
 /* consumer.c */
 int tg_consumer_start(tg_worker_t *w, char *errstr, size_t size);
@@ -213,8 +226,8 @@ void tg_consumer_drain(tg_worker_t *w);
 void tg_consumer_pause(tg_worker_t *w, int pause);
 void tg_consumer_close(tg_worker_t *w);
 void tg_consumer_commit_sync(tg_worker_t *w);
-void tg_consumer_offset_done(tg_worker_t *w, tg_job_t *j);
-void tg_consumer_ready(tg_worker_t *w, tg_job_t *j);
+/* Stores a released offset for the auto-commit (idempotent mode). */
+void tg_consumer_store(tg_worker_t *w, int32_t partition, int64_t offset);
 void tg_consumer_rewind(tg_worker_t *w);
 
 /* txn.c */
@@ -230,14 +243,17 @@ int tg_txn_commit(tg_worker_t *w);
 void tg_txn_revoke(tg_worker_t *w);
 void tg_txn_abort(tg_worker_t *w, const char *why);
 void tg_txn_tick(tg_worker_t *w);
+/* Messages held while a commit runs (they count as in flight). */
+size_t tg_txn_held(const tg_worker_t *w);
 
 /* producer.c */
 int tg_producer_start(tg_worker_t *w, char *errstr, size_t size);
-/* Produces a copy of key/value (hdrs consumed) with the job as delivery
- * opaque (ignored when transactions are on). Returns 0 or -1. */
+/* Produces a copy of key/value (hdrs consumed); each delivery report of it
+ * goes to cbs.delivered(opaque) (none when transactions are on: the
+ * transaction commits it). Returns 0 or -1. */
 int tg_producer_send(tg_worker_t *w, const char *topic, const void *key,
-                     size_t key_len, const void *value, size_t len, tg_job_t *j,
-                     rd_kafka_headers_t *hdrs);
+                     size_t key_len, const void *value, size_t len,
+                     void *opaque, rd_kafka_headers_t *hdrs);
 void tg_producer_close(tg_worker_t *w);
 /* Serves delivery reports on the calling thread (the loop's), waiting up to
  * timeout_ms for the first; flush serves them until none is outstanding. */
@@ -256,16 +272,18 @@ void tg_http_easy_put(tg_worker_t *w, CURL *e);
 void tg_job_start(tg_worker_t *w, rd_kafka_message_t *msg);
 void tg_job_admit(tg_job_t *j);
 void tg_job_call(tg_job_t *j);
-void tg_job_http_done(tg_job_t *j, CURLcode rc);
+void tg_job_http_done(void *job, CURLcode rc);
 void tg_job_redact(tg_job_t *j); /* no credential in j->reason */
 void tg_job_finish(tg_job_t *j);
 void tg_job_publish(tg_job_t *j);
 void tg_job_dlq(tg_job_t *j, const char *reason);
 int tg_job_defer(tg_job_t *j, const char *budget_id);
-void tg_job_delivered(tg_job_t *j);
+void tg_job_delivered(void *job);
 void tg_job_output(tg_job_t *j, int (*emit)(tg_job_t *));
 void tg_job_after(tg_job_t *j, int64_t ms, void (*fn)(tg_job_t *));
 void tg_job_free(tg_job_t *j);
+/* The worker's outbox, its ops calling back into jobs (job.c). */
+tg_outbox_t *tg_jobs_outbox_new(tg_worker_t *w);
 void tg_job_wait_redis(tg_job_t *j, void (*fn)(tg_job_t *));
 /* Sends waiting admissions while --admit-window has room. */
 void tg_jobs_admit_more(tg_worker_t *w);

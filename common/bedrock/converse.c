@@ -12,22 +12,8 @@
 #include <string.h>
 
 #include "aws/sigv4.h"
+#include "errfmt.h"
 #include "jsonw.h"
-
-static int fail(char *errstr, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *errstr, size_t size, const char *fmt, ...)
-{
-        va_list ap;
-
-        if (errstr && size) {
-                va_start(ap, fmt);
-                vsnprintf(errstr, size, fmt, ap);
-                va_end(ap);
-        }
-        return -1;
-}
 
 static const char *role_name(tg_role_t role)
 {
@@ -46,25 +32,26 @@ static int check_messages(const tg_request_t *req, char *errstr, size_t size)
                 const tg_message_t *m = &req->messages[i];
 
                 if (!m->content || m->content_len == 0)
-                        return fail(errstr, size,
-                                    "prompt.messages[%zu].content: empty", i);
+                        return tg_errf(errstr, size,
+                                       "prompt.messages[%zu].content: empty",
+                                       i);
                 if (m->role != TG_ROLE_SYSTEM && !has_turn &&
                     m->role != TG_ROLE_USER)
-                        return fail(errstr, size,
-                                    "prompt.messages[%zu].role: the first "
-                                    "non-system message must be user",
-                                    i);
+                        return tg_errf(errstr, size,
+                                       "prompt.messages[%zu].role: the first "
+                                       "non-system message must be user",
+                                       i);
                 if (!tg_jsonw_utf8_valid(m->content, m->content_len))
-                        return fail(errstr, size,
-                                    "prompt.messages[%zu].content: not "
-                                    "valid UTF-8",
-                                    i);
+                        return tg_errf(errstr, size,
+                                       "prompt.messages[%zu].content: not "
+                                       "valid UTF-8",
+                                       i);
                 has_turn |= m->role != TG_ROLE_SYSTEM;
         }
         if (!has_turn)
-                return fail(errstr, size,
-                            "prompt.messages: needs at least one user "
-                            "message");
+                return tg_errf(errstr, size,
+                               "prompt.messages: needs at least one user "
+                               "message");
         return 0;
 }
 
@@ -200,9 +187,9 @@ char *tg_converse_build(const tg_request_t *req, const tg_model_t *model,
                 return NULL;
         if ((p->has_temperature && !isfinite(p->temperature)) ||
             (p->has_top_p && !isfinite(p->top_p))) {
-                fail(errstr, errstr_size,
-                     "prompt.parameters: temperature and top_p must be "
-                     "finite numbers");
+                tg_errf(errstr, errstr_size,
+                        "prompt.parameters: temperature and top_p must be "
+                        "finite numbers");
                 return NULL;
         }
         for (size_t i = 0; i < req->n_messages; i++)
@@ -216,8 +203,8 @@ char *tg_converse_build(const tg_request_t *req, const tg_model_t *model,
         tg_jsonw_obj_close(&w);
         out = tg_jsonw_finish(&w, len_out);
         if (!out)
-                fail(errstr, errstr_size, "%s",
-                     w.err == TG_JSONW_ETOOBIG ? "request too large"
-                                               : "out of memory");
+                tg_errf(errstr, errstr_size, "%s",
+                        w.err == TG_JSONW_ETOOBIG ? "request too large"
+                                                  : "out of memory");
         return out;
 }

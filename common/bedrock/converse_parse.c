@@ -19,21 +19,7 @@
 #include <string.h>
 
 #include "jsonr.h"
-
-static int fail(char *errstr, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int fail(char *errstr, size_t size, const char *fmt, ...)
-{
-        va_list ap;
-
-        if (errstr && size) {
-                va_start(ap, fmt);
-                vsnprintf(errstr, size, fmt, ap);
-                va_end(ap);
-        }
-        return -1;
-}
+#include "errfmt.h"
 
 /* A count in 0..TG_CONVERSE_COUNT_MAX at v; absent (v NULL) is 0 unless
  * required. */
@@ -45,13 +31,13 @@ static int get_count(const char *end, const char *v, const char *where,
         if (!v && !required)
                 return 0;
         if (!v)
-                return fail(errstr, size, "%s.%s: missing", where, key);
+                return tg_errf(errstr, size, "%s.%s: missing", where, key);
         if (!tg_jsonr_int(v, end, out) || *out < 0 ||
             *out > TG_CONVERSE_COUNT_MAX) {
                 *out = 0;
-                return fail(errstr, size,
-                            "%s.%s: must be an integer from 0 to %lld", where,
-                            key, TG_CONVERSE_COUNT_MAX);
+                return tg_errf(errstr, size,
+                               "%s.%s: must be an integer from 0 to %lld",
+                               where, key, TG_CONVERSE_COUNT_MAX);
         }
         return 0;
 }
@@ -68,7 +54,7 @@ static int parse_usage(const char *end, const char *usage, tg_usage_t *u,
         int64_t total;
 
         if (!usage || *usage != '{')
-                return fail(errstr, size, "usage: missing or not an object");
+                return tg_errf(errstr, size, "usage: missing or not an object");
         tg_jsonr_fields(usage, end, keys, 5, v);
         for (int i = 0; i < 5; i++)
                 if (get_count(end, v[i], "usage", keys[i], i < 3,
@@ -84,7 +70,7 @@ static int parse_metrics(const char *end, const char *metrics,
         if (!metrics)
                 return 0;
         if (*metrics != '{')
-                return fail(errstr, size, "metrics: must be an object");
+                return tg_errf(errstr, size, "metrics: must be an object");
         return get_count(end, tg_jsonr_get(metrics, end, "latencyMs"),
                          "metrics", "latencyMs", 0, latency_ms, errstr, size);
 }
@@ -100,11 +86,11 @@ static int parse_stop(const char *end, const char *v, char *out,
         size_t raw, n, i;
 
         if (!v || *v != '"')
-                return fail(errstr, size,
-                            "stopReason: missing or not a string");
+                return tg_errf(errstr, size,
+                               "stopReason: missing or not a string");
         raw = tg_jsonr_raw_len(v, end);
         if (raw > sizeof(small) && !(buf = malloc(raw)))
-                return fail(errstr, size, "out of memory");
+                return tg_errf(errstr, size, "out of memory");
         n = tg_jsonr_str(v, end, buf);
         for (i = 0; i < n && i + 1 < out_size; i++)
                 out[i] = (buf[i] >= 0x20 && buf[i] < 0x7f) ? buf[i] : '?';
@@ -127,15 +113,15 @@ static int text_bound(const char *end, const char *content, size_t *total,
                 const char *t = tg_jsonr_get(b, end, "text");
 
                 if (*b != '{')
-                        return fail(errstr, size,
-                                    "output.message.content[%zu]: not an "
-                                    "object",
-                                    i);
+                        return tg_errf(errstr, size,
+                                       "output.message.content[%zu]: not an "
+                                       "object",
+                                       i);
                 if (t && *t != '"')
-                        return fail(errstr, size,
-                                    "output.message.content[%zu].text: not "
-                                    "a string",
-                                    i);
+                        return tg_errf(errstr, size,
+                                       "output.message.content[%zu].text: not "
+                                       "a string",
+                                       i);
                 *total += t ? tg_jsonr_raw_len(t, end) : 0;
         }
         return 0;
@@ -151,14 +137,14 @@ static int parse_text(const char *end, const char *output,
         size_t total, at = 0;
 
         if (!content || *content != '[')
-                return fail(errstr, size,
-                            "output.message.content: missing or not an "
-                            "array");
+                return tg_errf(errstr, size,
+                               "output.message.content: missing or not an "
+                               "array");
         if (text_bound(end, content, &total, errstr, size))
                 return -1;
         out->text = malloc(total + 1);
         if (!out->text)
-                return fail(errstr, size, "out of memory");
+                return tg_errf(errstr, size, "out of memory");
         for (const char *b = tg_jsonr_first(content, end); b;
              b = tg_jsonr_next(b, end)) {
                 const char *t = tg_jsonr_get(b, end, "text");
@@ -182,8 +168,8 @@ int tg_converse_parse(const char *body, size_t len, tg_converse_result_t *out,
 
         memset(out, 0, sizeof(*out));
         if (!body || len > TG_CONVERSE_BODY_MAX) {
-                fail(errstr, errstr_size, "response: empty or over %d bytes",
-                     TG_CONVERSE_BODY_MAX);
+                tg_errf(errstr, errstr_size, "response: empty or over %d bytes",
+                        TG_CONVERSE_BODY_MAX);
                 goto err;
         }
         switch (tg_jsonr_check(body, len, TG_CONVERSE_DEPTH_MAX, 1, jerr,
@@ -191,18 +177,18 @@ int tg_converse_parse(const char *body, size_t len, tg_converse_result_t *out,
         case 0:
                 break;
         case -2:
-                fail(errstr, errstr_size, "response: nested deeper than %d",
-                     TG_CONVERSE_DEPTH_MAX);
+                tg_errf(errstr, errstr_size, "response: nested deeper than %d",
+                        TG_CONVERSE_DEPTH_MAX);
                 goto err;
         default:
-                fail(errstr, errstr_size, "response: not a JSON object: %s",
-                     jerr);
+                tg_errf(errstr, errstr_size, "response: not a JSON object: %s",
+                        jerr);
                 goto err;
         }
         end = body + len;
         root = tg_jsonr_root(body, end);
         if (*root != '{') {
-                fail(errstr, errstr_size, "response: not a JSON object");
+                tg_errf(errstr, errstr_size, "response: not a JSON object");
                 goto err;
         }
         tg_jsonr_fields(root, end, root_keys, 4, v);

@@ -724,6 +724,7 @@ def test_alert_schema_rejects():
 # --- schemas against the code that emits the events ------------------------
 
 EVENTS_C = REPO / "worker" / "events.c"
+STATUS_C = REPO / "common" / "status.c"  # the status and decision names
 
 
 def c_function(src, head):
@@ -754,7 +755,8 @@ def test_usage_schema_matches_events_c():
     assert keys_set_on(c_function(src, "static void budgets_json("), "b") == \
         set(s["$defs"]["budget"]["properties"])
     assert f'"{s["properties"]["schema"]["const"]}"' in src
-    decisions = re.search(r"decision_name.*?\{(.*?)\}", src, re.S).group(1)
+    decisions = re.search(r"decision_name.*?\{(.*?)\}", STATUS_C.read_text(),
+                          re.S).group(1)
     assert set(re.findall(r'"(\w+)"', decisions)) == set(s["properties"]["decision"]["enum"])
 
 
@@ -768,7 +770,8 @@ def test_completion_schema_matches_events_c():
         set(s["properties"]["output"]["properties"])
     assert keys_set_on(c_function(src, "static void usage_json("), "u") == \
         set(s["properties"]["usage"]["properties"])
-    statuses = re.search(r"status_name.*?\{(.*?)\}", src, re.S).group(1)
+    statuses = re.search(r"status_name.*?\{(.*?)\}", STATUS_C.read_text(),
+                         re.S).group(1)
     assert set(re.findall(r'"(\w+)"', statuses)) == set(s["properties"]["status"]["enum"])
 
 
