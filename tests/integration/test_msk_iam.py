@@ -1,0 +1,313 @@
+"""MSK IAM authentication (--kafka-auth aws-msk-iam), docs/operations.md
+"MSK with IAM authentication".
+
+1. tollgate's token is byte for byte the one AWS's signer
+   (aws-msk-iam-sasl-signer-python 1.0.2) makes for the same credentials,
+   region and second (its clock pinned, ours by msk-token --at).
+2. A broker of this module gets an extra SASL_PLAINTEXT OAUTHBEARER listener
+   whose validator is ours (tests/integration/msk/MskIamValidator.java,
+   compiled here against deploy/local/lib): it recomputes each token's SigV4
+   signature with the test's secret, checks action, scope and expiry, and
+   logs every token it sees. Over that listener only: the topics tool creates
+   the topics, tollgate-submit submits and waits, a worker answers every
+   request once while its short-lived tokens are refreshed, and
+   tollgate-ledger reconcile finds the ledger equal to the usage events. A
+   worker with the wrong secret is refused and admits nothing.
+"""
+
+import base64
+import datetime
+import json
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from unittest import mock
+
+import pytest
+
+from conftest import REPO, unique_prefix
+from tgstack import (TEST_AWS_ENV, Worker, assert_clean, binary, free_port,
+                     ledger)
+
+KAFKA_SH = REPO / "deploy" / "local" / "kafka.sh"
+LIB = REPO / "deploy" / "local" / "lib"
+VALIDATOR = Path(__file__).parent / "msk" / "MskIamValidator.java"
+REGION = TEST_AWS_ENV["AWS_REGION"]
+SECRET = TEST_AWS_ENV["AWS_SECRET_ACCESS_KEY"]
+AUTH = ["--kafka-auth", "aws-msk-iam", "-X", "security.protocol=SASL_PLAINTEXT"]
+
+
+# ------------------------------------------------------------- 1. the token
+
+
+def python_token(akid, secret, token, region, when):
+    """The Python signer's token and expiry with botocore's clock pinned."""
+    import botocore.auth
+    from aws_msk_iam_sasl_signer import MSKAuthTokenProvider as provider
+    from botocore.credentials import Credentials
+
+    creds = Credentials(akid, secret, token)
+    fixed = datetime.datetime.fromtimestamp(when, datetime.timezone.utc)
+    with mock.patch.object(botocore.auth, "get_current_datetime",
+                           lambda *a, **k: fixed):
+        return getattr(provider, "__construct_auth_token")(region, creds)
+
+
+def tollgate_token(env, *args):
+    res = subprocess.run([binary("tollgate-ledger"), "msk-token", *args],
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert_clean(res.stderr, "tollgate-ledger msk-token")
+    return res
+
+
+@pytest.mark.parametrize("region,session_token", [
+    ("us-east-1", None),
+    ("eu-west-3", "FwoGZXIvYXdzEXAMPLE//+==token/with+specials"),
+    ("ap-southeast-2", "A" * 1200),
+])
+def test_token_equals_the_python_signers(region, session_token):
+    akid, secret = "AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    when = 1796209200 + len(region)  # 2026-12-02T11:00:xxZ
+    env = {"PATH": os.environ["PATH"], "AWS_ACCESS_KEY_ID": akid,
+           "AWS_SECRET_ACCESS_KEY": secret, "AWS_REGION": region,
+           # a Bedrock API key cannot sign for Kafka: it must be ignored
+           "AWS_BEARER_TOKEN_BEDROCK": "bedrock-api-key-not-for-kafka"}
+    if session_token:
+        env["AWS_SESSION_TOKEN"] = session_token
+    res = tollgate_token(env, "--at", str(when))
+    assert res.returncode == 0, res.stderr
+    token, expiry = res.stdout.splitlines()
+    want, want_ms = python_token(akid, secret, session_token, region, when)
+    assert token == want  # byte for byte
+    assert expiry.endswith(f"({want_ms})") and want_ms == (when + 900) * 1000
+    url = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
+    assert url.startswith(f"https://kafka.{region}.amazonaws.com/?Action="
+                          "kafka-cluster%3AConnect&")
+    assert secret not in res.stderr and secret not in url
+
+
+def test_msk_token_refusals():
+    base = {"PATH": os.environ["PATH"], "AWS_ACCESS_KEY_ID": "AKIDX",
+            "AWS_SECRET_ACCESS_KEY": "secret-never-printed"}
+    res = tollgate_token(base)  # no region anywhere
+    assert res.returncode == 1 and "region" in res.stderr
+    res = tollgate_token({**base, "AWS_REGION": "us-east-1"},
+                         "--msk-token-lifetime-s", "0")
+    assert res.returncode == 2 and "1-3600" in res.stderr
+    only_bearer = {"PATH": os.environ["PATH"], "AWS_REGION": "us-east-1",
+                   "AWS_BEARER_TOKEN_BEDROCK": "key",
+                   "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
+                   "AWS_CONFIG_FILE": "/nonexistent", "HOME": "/nonexistent"}
+    res = tollgate_token(only_bearer)
+    assert res.returncode == 1 and "credential" in res.stderr.lower()
+    assert "secret-never-printed" not in res.stderr
+
+
+# ------------------------------------------------------- 2. against a broker
+
+
+class Validated:
+    """The validator's log: one line per token seen."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def lines(self):
+        try:
+            return self.path.read_text().splitlines()
+        except FileNotFoundError:
+            return []
+
+    def mark(self):
+        return len(self.lines())
+
+    def ok_since(self, mark):
+        return {ln.split()[1] for ln in self.lines()[mark:]
+                if ln.startswith("OK ")}
+
+    def rejected_since(self, mark):
+        return [ln for ln in self.lines()[mark:] if ln.startswith("REJECT ")]
+
+
+@pytest.fixture(scope="module")
+def msk(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("msk")
+    classes = tmp / "classes"
+    classes.mkdir()
+    res = subprocess.run(["javac", "-d", str(classes), "-cp", f"{LIB}/*",
+                          str(VALIDATOR)], capture_output=True, text=True,
+                         timeout=180)
+    assert res.returncode == 0, res.stderr
+    port, cport, oport = free_port(), free_port(), free_port()
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("TOLLGATE_KAFKA_")}
+    env.update(TOLLGATE_STATE_DIR=str(tmp / "state"),
+               TOLLGATE_KAFKA_PORT=str(port),
+               TOLLGATE_KAFKA_CONTROLLER_PORT=str(cport),
+               TOLLGATE_KAFKA_OAUTH_PORT=str(oport),
+               TOLLGATE_KAFKA_OAUTH_HANDLER="MskIamValidator",
+               TOLLGATE_KAFKA_OAUTH_REAUTH_MS="60000",
+               TOLLGATE_KAFKA_CLASSPATH=str(classes),
+               MSK_TEST_SECRET=SECRET, MSK_TEST_REGION=REGION,
+               MSK_TEST_LOG=str(tmp / "validated.log"))
+    res = subprocess.run([str(KAFKA_SH), "start"], env=env, timeout=240,
+                         capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr[-3000:]
+    try:
+        yield {"brokers": f"127.0.0.1:{oport}",
+               "validated": Validated(tmp / "validated.log")}
+    finally:
+        subprocess.run([str(KAFKA_SH), "stop"], env=env, timeout=120,
+                       capture_output=True)
+
+
+def aws_env(**over):
+    return {**os.environ, **TEST_AWS_ENV, **over}
+
+
+def make_topics(msk, prefix):
+    res = subprocess.run(
+        [binary("tollgate-topics"), "--brokers", msk["brokers"], "--prefix",
+         prefix, "--partitions", "2", *AUTH], env=aws_env(),
+        capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert_clean(res.stderr, "tollgate-topics")
+
+
+def batch(path, n, tag):
+    path.write_text("".join(json.dumps({
+        "requestId": f"{tag}-{i}", "model": "nova-lite",
+        "prompt": {"messages": [{"role": "user", "content": f"q {i}"}],
+                   "parameters": {"max_tokens": 50}},
+        "tags": {"applicationId": "msk", "costCenter": "eng"}}) + "\n"
+        for i in range(n)))
+    return path
+
+
+def submit_wait(msk, prefix, src, out, *extra):
+    res = subprocess.run(
+        [binary("tollgate-submit"), "--brokers", msk["brokers"],
+         "--topic-prefix", prefix, *AUTH, *extra, "--wait", "--out", str(out),
+         "--timeout", "150", str(src)],
+        env=aws_env(), capture_output=True, text=True, timeout=240)
+    assert_clean(res.stderr, "tollgate-submit")
+    return res
+
+
+def answered_once(out, n, tag):
+    ids = [json.loads(ln)["requestId"] for ln in out.read_text().splitlines()]
+    assert sorted(ids) == sorted(f"{tag}-{i}" for i in range(n))
+    for ln in out.read_text().splitlines():
+        assert json.loads(ln)["status"] == "completed", ln
+
+
+def wait_for(cond, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if cond():
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_worker_submit_ledger_over_msk_iam_with_refresh(tmp_path, msk,
+                                                        ledger_redis):
+    prefix = unique_prefix("msk")
+    make_topics(msk, prefix)
+    v = msk["validated"]
+    lifetime = 6  # s: librdkafka refreshes at 80%, the broker ends sessions
+    mark = v.mark()
+    w = Worker(tmp_path, prefix, ledger_redis, name="msk-w",
+               args=["--brokers", msk["brokers"], *AUTH,
+                     "--msk-token-lifetime-s", str(lifetime)])
+    try:
+        wait_for(lambda: w.assigned() == 2, 90, "the worker's assignment")
+        t0 = time.monotonic()
+        out1 = tmp_path / "out1.jsonl"
+        res = submit_wait(msk, prefix, batch(tmp_path / "b1.jsonl", 30, "a"),
+                          out1)
+        assert res.returncode == 0, res.stderr
+        answered_once(out1, 30, "a")
+        # run well past several lifetimes: the worker's tokens are renewed
+        wait_for(lambda: len(v.ok_since(mark)) >= 5, 120,
+                 "several validated tokens")
+        wait_for(lambda: time.monotonic() - t0 > 3 * lifetime, 60,
+                 "three lifetimes")
+        out2 = tmp_path / "out2.jsonl"
+        res = submit_wait(msk, prefix, batch(tmp_path / "b2.jsonl", 20, "b"),
+                          out2)
+        assert res.returncode == 0, res.stderr
+        answered_once(out2, 20, "b")
+        assert w.proc.poll() is None, w.text()[-3000:]
+    finally:
+        assert w.stop() == 0
+    log = w.text()
+    assert "credentials from env" in log
+    assert SECRET not in log
+    assert not v.rejected_since(mark), v.rejected_since(mark)
+    # the ledger over the same listener: Redis equals the usage events
+    res = ledger(ledger_redis, "reconcile", *AUTH, brokers=msk["brokers"],
+                 usage_topic=f"{prefix}.usage", check=False)
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert SECRET not in res.stdout + res.stderr
+
+
+def readyz(port):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz",
+                                    timeout=5) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except OSError:
+        return None
+
+
+def test_wrong_secret_is_refused_and_admits_nothing(tmp_path, msk,
+                                                    ledger_redis,
+                                                    redis_client):
+    prefix = unique_prefix("msk-bad")
+    make_topics(msk, prefix)
+    v = msk["validated"]
+    mark = v.mark()
+    mport = free_port()
+    w = Worker(tmp_path, prefix, ledger_redis, name="msk-bad",
+               args=["--brokers", msk["brokers"], *AUTH,
+                     "--metrics-port", str(mport)],
+               env={"AWS_SECRET_ACCESS_KEY": "the-wrong-secret"})
+    try:
+        wait_for(lambda: "authentication" in w.text().lower()
+                 or w.proc.poll() is not None, 90, "an authentication error")
+        wait_for(lambda: v.rejected_since(mark), 30, "the broker's refusal")
+        assert any("signature does not match" in ln
+                   for ln in v.rejected_since(mark))
+        if w.proc.poll() is None:
+            time.sleep(2)
+            assert readyz(mport) != 200
+        assert w.assigned() == 0
+    finally:
+        w.stop()
+    log = w.text()
+    assert "SASL authentication" in log or "Authentication failed" in log, \
+        log[-3000:]
+    assert "the-wrong-secret" not in log
+    assert not v.ok_since(mark)
+
+
+@pytest.mark.parametrize("extra,words", [
+    (["-X", "sasl.mechanisms=PLAIN"], "sasl.mechanisms=PLAIN conflicts"),
+    (["-X", "security.protocol=SSL"], "security.protocol=ssl conflicts"),
+    (["-X", "sasl.oauthbearer.config=x"], "sasl.oauthbearer.config"),
+    (["--kafka-auth", "aws-iam"], "not none or aws-msk-iam"),
+])
+def test_conflicting_settings_refused_at_start(tmp_path, extra, words):
+    res = subprocess.run(
+        [binary("tollgate-worker"), "--brokers", "127.0.0.1:1",
+         "--kafka-auth", "aws-msk-iam", *extra, "--topic-prefix", "x",
+         "--redis", "redis://127.0.0.1:1"], env=aws_env(),
+        capture_output=True, text=True, timeout=60)
+    assert res.returncode != 0
+    assert words in res.stderr, res.stderr
