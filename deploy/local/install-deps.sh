@@ -16,7 +16,7 @@ APT_PACKAGES=(
 	librdkafka-dev libhiredis-dev libcurl4-openssl-dev libjansson-dev
 	libssl-dev libuv1-dev libmicrohttpd-dev
 	redis-server redis-tools kcat
-	openjdk-17-jre-headless maven python3 python3-pip
+	openjdk-17-jre-headless openjdk-17-jdk-headless maven python3 python3-pip
 )
 
 SUDO=

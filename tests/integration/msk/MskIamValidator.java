@@ -8,7 +8,8 @@
 //
 // Environment: MSK_TEST_SECRET (the secret key), MSK_TEST_REGION, and
 // MSK_TEST_LOG, a file that gets one line per token seen:
-// "OK <sha256 of token, 16 hex> <expiry ms>" or "REJECT <reason>".
+// "OK <sha256 of token, 16 hex> <expiry ms> <lifetime s>" or
+// "REJECT <reason>".
 import java.io.FileWriter;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -147,7 +148,8 @@ public class MskIamValidator implements AuthenticateCallbackHandler {
             public String principalName() { return principal; }
             public Long startTimeMs() { return start; }
         });
-        log("OK " + sha256(token).substring(0, 16) + " " + end);
+        log("OK " + sha256(token).substring(0, 16) + " " + end + " "
+            + q.get("X-Amz-Expires"));
         return null;
     }
 }
