@@ -266,6 +266,14 @@ def test_worker_submit_ledger_over_msk_iam_with_refresh(tmp_path, msk,
     assert "1 budget periods, 0 differ; 50 events from 2 partitions" \
         in res.stdout and res.stdout.rstrip().endswith("OK"), res.stdout
     assert v.ok_since(mark)  # the ledger authenticated too
+    # release (a consumer group and a producer) over it as well
+    res = subprocess.run(
+        [binary("tollgate-ledger"), "--brokers", msk["brokers"], *AUTH,
+         "release", "--topic-prefix", prefix], env=aws_env(),
+        capture_output=True, text=True, timeout=120)
+    assert_clean(res.stderr, "tollgate-ledger release")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert "released 0 deferred request(s)" in res.stdout, res.stdout
     assert SECRET not in res.stdout + res.stderr
 
 
