@@ -1,5 +1,6 @@
 #include "config.h"
 #include "errfmt.h"
+#include "kafka_auth.h"
 
 #include <ctype.h>
 #include <stdarg.h>
@@ -53,7 +54,13 @@ static const opt_t opts[] = {
      TG_OPT_REDIS, "rediss://: 1 = do NOT verify the server (warned)"},
     {"bedrock-endpoint", "TOLLGATE_BEDROCK_ENDPOINT", S(bedrock_endpoint),
      TG_OPT_WORKER, "override https://bedrock-runtime.REGION.amazonaws.com"},
-    {"region", "AWS_REGION", S(region), TG_OPT_WORKER, "AWS region"},
+    {"region", "AWS_REGION", S(region), TG_OPT_KAFKA | TG_OPT_WORKER,
+     "AWS region (Bedrock's, and MSK's with kafka-auth aws-msk-iam)"},
+    {"kafka-auth", "TOLLGATE_KAFKA_AUTH", S(kafka_auth), TG_OPT_KAFKA,
+     "none | aws-msk-iam (SASL OAUTHBEARER over TLS, AWS credentials)"},
+    {"msk-token-lifetime-s", "TOLLGATE_MSK_TOKEN_LIFETIME_S",
+     I(msk_token_lifetime_s), TG_OPT_KAFKA,
+     "aws-msk-iam token lifetime, 1-3600 s; refreshed at 80%"},
     {"catalog", "TOLLGATE_CATALOG", S(catalog), TG_OPT_WORKER,
      "model catalog JSON file"},
     {"worker-id", "TOLLGATE_WORKER_ID", S(worker_id), TG_OPT_WORKER,
@@ -140,6 +147,8 @@ void tg_config_init(tg_config_t *c)
         set_str(&c->redis_tls_cert, "");
         set_str(&c->redis_tls_key, "");
         set_str(&c->redis_tls_server_name, "");
+        set_str(&c->kafka_auth, TG_KAFKA_AUTH_NONE);
+        c->msk_token_lifetime_s = TG_MSK_TOKEN_LIFETIME_DEFAULT;
         c->max_inflight = 4096;
         c->admit_window = 256;
         c->max_attempts = 6;
@@ -380,6 +389,14 @@ void tg_config_print(const tg_config_t *c, unsigned groups, FILE *out)
                 fprintf(out, "kafka.%s = %s\n", c->x[i].key,
                         tg_config_is_secret(c->x[i].key) ? "***"
                                                          : c->x[i].value);
+}
+
+void tg_config_kafka_auth(const tg_config_t *c, struct tg_kafka_auth *out)
+{
+        memset(out, 0, sizeof(*out));
+        out->mode = c->kafka_auth;
+        out->region = c->region;
+        out->lifetime_s = (long)c->msk_token_lifetime_s;
 }
 
 void tg_config_topic(const tg_config_t *c, const char *name, char *out,

@@ -43,6 +43,7 @@ typedef struct tg_config {
         char *redis_tls_key;
         char *redis_tls_server_name;
         int64_t redis_tls_insecure;
+        char *kafka_auth;     /* "none" | "aws-msk-iam" (kafka_auth.h) */
         int64_t max_inflight;
         int64_t admit_window; /* admissions awaiting Redis, 0 no limit */
         int64_t max_attempts;
@@ -61,7 +62,8 @@ typedef struct tg_config {
         int64_t throttle_retry_ms; /* throttled calls retry for this long */
         int64_t transactions;      /* 1: exactly-once outputs */
         int64_t txn_interval_ms;
-        tg_kv_t x[TG_CONFIG_X_MAX]; /* -X pass-through, in order */
+        int64_t msk_token_lifetime_s; /* MSK IAM token lifetime */
+        tg_kv_t x[TG_CONFIG_X_MAX];   /* -X pass-through, in order */
         size_t n_x;
 } tg_config_t;
 
@@ -94,6 +96,11 @@ void tg_config_print(const tg_config_t *c, unsigned groups, FILE *out);
 
 /* Prints the option table for --help. */
 void tg_config_usage(unsigned groups, FILE *out);
+
+/* The Kafka authentication part of c (kafka_auth.h); out borrows c's
+ * strings. */
+struct tg_kafka_auth;
+void tg_config_kafka_auth(const tg_config_t *c, struct tg_kafka_auth *out);
 
 /* "<prefix>.<name>" into out. */
 void tg_config_topic(const tg_config_t *c, const char *name, char *out,

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kafka_auth.h"
 #include "libtollgate_int.h"
 
 static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -80,7 +81,7 @@ tg_client_t *tg_client_new(const tg_client_conf_t *conf, char *errstr,
         rd_kafka_conf_set_opaque(kc, cl);
         rd_kafka_conf_set_dr_msg_cb(kc, dr_cb);
         rd_kafka_conf_set_error_cb(kc, error_cb);
-        cl->rk = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, errstr_size);
+        cl->rk = tg_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, errstr_size);
         if (!cl->rk)
                 goto err;
         tg_kconf_topic(conf, "requests", cl->topic, sizeof(cl->topic));

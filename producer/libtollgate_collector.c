@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kafka_auth.h"
 #include "libtollgate_int.h"
 
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
@@ -34,7 +35,7 @@ static int open_consumer(tg_collector_t *co, const tg_client_conf_t *conf,
                 return -1;
         rd_kafka_conf_set_opaque(kc, co);
         rd_kafka_conf_set_error_cb(kc, error_cb);
-        co->rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, size);
+        co->rk = tg_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, size);
         if (!co->rk) {
                 rd_kafka_conf_destroy(kc);
                 return -1;

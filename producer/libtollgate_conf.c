@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "kafka_auth.h"
 #include "libtollgate_int.h"
 
 void tg_client_conf_init(tg_client_conf_t *conf)
@@ -19,6 +20,9 @@ void tg_client_conf_from_config(tg_client_conf_t *conf, const tg_config_t *c)
         conf->max_request_bytes = (size_t)c->max_request_bytes;
         conf->props = c->x;
         conf->n_props = c->n_x;
+        conf->kafka_auth = c->kafka_auth;
+        conf->region = c->region;
+        conf->msk_token_lifetime_s = (long)c->msk_token_lifetime_s;
 }
 
 void tg_kconf_topic(const tg_client_conf_t *conf, const char *name, char *out,
@@ -80,11 +84,17 @@ rd_kafka_conf_t *tg_kconf_new(const tg_client_conf_t *conf, const char *who,
             {NULL, NULL},
         };
 
+        const tg_kafka_auth_t auth = {conf->kafka_auth, conf->region,
+                                      conf->msk_token_lifetime_s};
+
         /* The caller's defaults go before -X so that a user can still
-         * override linger.ms, compression and the like. */
+         * override linger.ms, compression and the like; --kafka-auth goes
+         * around -X (common/kafka_auth.h). */
         if (tg_kconf_set_all(kc, base, errstr, errstr_size) ||
             tg_kconf_set_all(kc, defaults, errstr, errstr_size) ||
-            apply_props(kc, conf, who, errstr, errstr_size)) {
+            tg_kafka_auth_before(kc, &auth, errstr, errstr_size) ||
+            apply_props(kc, conf, who, errstr, errstr_size) ||
+            tg_kafka_auth_after(kc, &auth, errstr, errstr_size)) {
                 rd_kafka_conf_destroy(kc);
                 return NULL;
         }

@@ -112,6 +112,12 @@ typedef struct tg_client_conf {
         const char *client_id; /* "tollgate-submit" */
         tg_delivery_cb *on_delivery;
         void *opaque;
+        /* Kafka authentication (common/kafka_auth.h): NULL or "none", or
+         * "aws-msk-iam" with the cluster's region and a token lifetime in
+         * seconds (0: 900). Borrowed. */
+        const char *kafka_auth;
+        const char *region;
+        long msk_token_lifetime_s;
 } tg_client_conf_t;
 
 /* Defaults: local broker, prefix "tollgate", everything else empty. */

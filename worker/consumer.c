@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "kafka_auth.h"
 #include "log.h"
 #include "tgtime.h"
 #include "worker.h"
@@ -51,11 +52,16 @@ static void log_cb(const rd_kafka_t *rk, int level, const char *fac,
 int tg_kafka_conf_apply(rd_kafka_conf_t *kc, tg_config_t *c, const char *who,
                         char *errstr, size_t size)
 {
+        tg_kafka_auth_t auth;
         int rc = 0;
 
         rd_kafka_conf_set_log_cb(kc, log_cb);
+        /* --kafka-auth around -X, so -X may adjust it (kafka_auth.h) */
+        tg_config_kafka_auth(c, &auth);
+        if (tg_kafka_auth_before(kc, &auth, errstr, size))
+                return -1;
         set_props(kc, c, who, errstr, size, &rc);
-        return rc;
+        return rc ? rc : tg_kafka_auth_after(kc, &auth, errstr, size);
 }
 
 /* A partition (again) ours, read from its committed offset; the outbox
@@ -275,7 +281,7 @@ int tg_consumer_start(tg_worker_t *w, char *errstr, size_t size)
 
         if (!kc)
                 return -1;
-        w->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, size);
+        w->consumer = tg_kafka_new(RD_KAFKA_CONSUMER, kc, errstr, size);
         if (!w->consumer) {
                 rd_kafka_conf_destroy(kc);
                 return -1;

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "kafka_auth.h"
 #include "log.h"
 #include "tgtime.h"
 #include "worker.h"
@@ -147,7 +148,7 @@ static int producer_new(tg_worker_t *w, int txn, char *errstr, size_t size)
 
         if (!kc)
                 return -1;
-        w->producer = rd_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, size);
+        w->producer = tg_kafka_new(RD_KAFKA_PRODUCER, kc, errstr, size);
         if (!w->producer) {
                 rd_kafka_conf_destroy(kc);
                 return -1;

@@ -1,5 +1,7 @@
 /*
- * AWS Signature Version 4 for header signing.
+ * AWS Signature Version 4: header signing, and query presigning
+ * (tg_sigv4_presign, a presigned URL's query as botocore's SigV4QueryAuth
+ * writes it; the MSK IAM token is one, common/aws/msk_token.h).
  *
  * Own code because Debian 12's libcurl (7.88) CURLOPT_AWS_SIGV4 does not
  * encode the canonical path, and Bedrock model ids contain ':' and '/'.
@@ -14,8 +16,10 @@
 
 #define TG_SIGV4_MAX_HEADERS 64
 /* Caps on what a caller may hand in; longer input is refused, not cut. */
-#define TG_SIGV4_MAX_PATH         8192
-#define TG_SIGV4_MAX_QUERY        8192
+#define TG_SIGV4_MAX_PATH 8192
+/* A presigned query carries the session token (TG_CREDS_TOKEN_MAX, up to
+ * three times as long encoded). */
+#define TG_SIGV4_MAX_QUERY        16384
 #define TG_SIGV4_MAX_QUERY_PARAMS 256
 #define TG_SIGV4_MAX_HEADER_NAME  256
 #define TG_SIGV4_MAX_HEADER_VALUE 8192
@@ -91,6 +95,37 @@ char *tg_sigv4_string_to_sign(const char *canonical_request,
 int tg_sigv4_sign(const tg_sigv4_request_t *req,
                   const tg_sigv4_params_t *params, tg_sigv4_result_t *out,
                   char *errstr, size_t errstr_size);
+
+/* ---- presigning (sigv4_presign.c) --------------------------------------- */
+
+/* A request to presign: req's method, path, operation query (NULL or
+ * already encoded, e.g. "Action=kafka-cluster%3AConnect"), headers (at
+ * least host; none is added) and body are signed; no x-amz-date header is
+ * needed, the date goes in the query. */
+typedef struct tg_sigv4_presign {
+        const tg_sigv4_request_t *req;
+        const char *session_token; /* NULL or "": none */
+        /* Non-zero: the token is appended after signing, unsigned (the
+         * suite's omit_session_token); MSK and botocore sign it: 0. */
+        int omit_session_token;
+        long expires_s; /* X-Amz-Expires, 1-604800 (7 days, AWS's max) */
+} tg_sigv4_presign_t;
+
+/* The query that is signed: the operation query, then X-Amz-Algorithm,
+ * -Credential, -Date, -Expires, -SignedHeaders and -Security-Token (unless
+ * omitted), in botocore's order. Returns its length, or -1 with errstr
+ * (bad input, or out_size too small). */
+long tg_sigv4_presign_query(const tg_sigv4_presign_t *ps,
+                            const tg_sigv4_params_t *params, char *out,
+                            size_t out_size, char *errstr, size_t errstr_size);
+
+/* The presigned URL's whole query: tg_sigv4_presign_query's, then
+ * X-Amz-Security-Token when omit_session_token, then X-Amz-Signature.
+ * The secret never appears in out; the session token does (it is part of
+ * a presigned URL: treat out as a secret). Returns the length or -1. */
+long tg_sigv4_presign(const tg_sigv4_presign_t *ps,
+                      const tg_sigv4_params_t *params, char *out,
+                      size_t out_size, char *errstr, size_t errstr_size);
 
 /* Hex SHA-256 of data into out[65]. */
 void tg_sha256_hex(const void *data, size_t len, char out[65]);

@@ -23,6 +23,8 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "kafka_auth.h"
+
 #define TG_MAX_TOPICS      64
 #define TG_TOPIC_NAME_MAX  250
 #define TG_DEFAULT_BROKERS "127.0.0.1:19092"
@@ -45,7 +47,12 @@ struct tg_opts {
         size_t topic_cnt;
         char names[TG_MAX_TOPICS][TG_TOPIC_NAME_MAX + 1]; /* resolved */
         size_t name_cnt;
+        const char *props[TG_MAX_TOPICS]; /* -X, applied after parsing */
+        size_t prop_cnt;
+        tg_kafka_auth_t auth; /* --kafka-auth etc. (common/kafka_auth.h) */
 };
+
+enum { OPT_KAFKA_AUTH = 1000, OPT_REGION, OPT_MSK_LIFETIME };
 
 static void tg_usage(FILE *fp)
 {
@@ -76,6 +83,11 @@ static void tg_usage(FILE *fp)
             "  -T, --timeout-ms MS   overall timeout (default 30000)\n"
             "  -X PROP=VALUE         set a librdkafka property (e.g. "
             "security.protocol)\n"
+            "  --kafka-auth MODE     none or aws-msk-iam (env "
+            "TOLLGATE_KAFKA_AUTH)\n"
+            "  --region R            MSK's region (env AWS_REGION)\n"
+            "  --msk-token-lifetime-s S  aws-msk-iam token lifetime "
+            "(default 900)\n"
             "  -h, --help            show this help\n");
 }
 
@@ -112,6 +124,25 @@ static int tg_set_prop(rd_kafka_conf_t *conf, const char *kv)
         return 0;
 }
 
+/* --kafka-auth around the -X properties (common/kafka_auth.h). */
+static int tg_apply_props(struct tg_opts *o, rd_kafka_conf_t *conf)
+{
+        char errstr[512];
+        size_t i;
+
+        if (tg_kafka_auth_before(conf, &o->auth, errstr, sizeof(errstr)))
+                goto err;
+        for (i = 0; i < o->prop_cnt; i++)
+                if (tg_set_prop(conf, o->props[i]))
+                        return -1;
+        if (tg_kafka_auth_after(conf, &o->auth, errstr, sizeof(errstr)))
+                goto err;
+        return 0;
+err:
+        fprintf(stderr, "tollgate-topics: %s\n", errstr);
+        return -1;
+}
+
 static int tg_parse_opt(struct tg_opts *o, rd_kafka_conf_t *conf, int c)
 {
         switch (c) {
@@ -131,7 +162,19 @@ static int tg_parse_opt(struct tg_opts *o, rd_kafka_conf_t *conf, int c)
                 o->delete = 1;
                 return 0;
         case 'X':
-                return tg_set_prop(conf, optarg);
+                if (o->prop_cnt == TG_MAX_TOPICS)
+                        return -1;
+                o->props[o->prop_cnt++] = optarg;
+                return 0;
+        case OPT_KAFKA_AUTH:
+                o->auth.mode = optarg;
+                return tg_kafka_auth_on(&o->auth, NULL, 0) < 0 ? -1 : 0;
+        case OPT_REGION:
+                o->auth.region = optarg;
+                return 0;
+        case OPT_MSK_LIFETIME:
+                return tg_kafka_auth_lifetime(optarg, &o->auth.lifetime_s, NULL,
+                                              0);
         case 't':
                 if (o->topic_cnt == TG_MAX_TOPICS)
                         return -1;
@@ -154,6 +197,9 @@ static int tg_parse_args(struct tg_opts *o, rd_kafka_conf_t *conf, int argc,
             {"delete", no_argument, NULL, 'd'},
             {"timeout-ms", required_argument, NULL, 'T'},
             {"help", no_argument, NULL, 'h'},
+            {"kafka-auth", required_argument, NULL, OPT_KAFKA_AUTH},
+            {"region", required_argument, NULL, OPT_REGION},
+            {"msk-token-lifetime-s", required_argument, NULL, OPT_MSK_LIFETIME},
             {NULL, 0, NULL, 0},
         };
         int c;
@@ -166,8 +212,8 @@ static int tg_parse_args(struct tg_opts *o, rd_kafka_conf_t *conf, int argc,
                         if (c != '?')
                                 fprintf(stderr,
                                         "tollgate-topics: bad value for "
-                                        "-%c: %s\n",
-                                        c, optarg);
+                                        "%s: %s\n",
+                                        argv[optind - 1], optarg);
                         return -1;
                 }
         }
@@ -252,7 +298,7 @@ static rd_kafka_t *tg_client_new(rd_kafka_conf_t *conf, const char *brokers)
                 rd_kafka_conf_destroy(conf);
                 return NULL;
         }
-        rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+        rk = tg_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
         if (!rk) {
                 fprintf(stderr, "tollgate-topics: %s\n", errstr);
                 rd_kafka_conf_destroy(conf);
@@ -478,8 +524,9 @@ int main(int argc, char **argv)
         rd_kafka_t *rk = NULL;
         int r, status = 1;
 
+        tg_kafka_auth_env(&o.auth, NULL, 0); /* a bad lifetime fails below */
         r = tg_parse_args(&o, conf, argc, argv);
-        if (r || tg_resolve_names(&o)) {
+        if (r || tg_resolve_names(&o) || tg_apply_props(&o, conf)) {
                 if (r == 1)
                         tg_usage(stdout);
                 else

@@ -12,6 +12,7 @@
 
 #include "budget.h"
 #include "redis_url.h"
+#include "kafka_auth.h"
 
 #define TG_EXIT_OK    0
 #define TG_EXIT_FAIL  1 /* runtime failure, or a difference found */
@@ -30,8 +31,9 @@ typedef struct tg_cli {
         const char *usage_topic; /* --usage-topic, TOLLGATE_USAGE_TOPIC */
         const char *props[TG_CLI_PROPS_MAX]; /* -X name=value, librdkafka */
         int n_props;
-        int timeout_ms; /* --timeout: Redis commands, Kafka waits */
-        char cmd[64];   /* "budget set", for messages */
+        tg_kafka_auth_t auth; /* --kafka-auth, --region, --msk-token-... */
+        int timeout_ms;       /* --timeout: Redis commands, Kafka waits */
+        char cmd[64];         /* "budget set", for messages */
         char topic_buf[256];
 } tg_cli_t;
 
@@ -47,6 +49,9 @@ enum {
         TG_OPT_TLS_KEY,
         TG_OPT_TLS_SERVER_NAME,
         TG_OPT_TLS_INSECURE,
+        TG_OPT_KAFKA_AUTH,
+        TG_OPT_REGION,
+        TG_OPT_MSK_LIFETIME,
         TG_OPT_FIRST_LOCAL, /* commands number their own options from here */
 };
 
@@ -63,6 +68,10 @@ enum {
             {"redis-tls-server-name", required_argument, NULL,                 \
              TG_OPT_TLS_SERVER_NAME},                                          \
             {"redis-tls-insecure", no_argument, NULL, TG_OPT_TLS_INSECURE},    \
+            {"kafka-auth", required_argument, NULL, TG_OPT_KAFKA_AUTH},        \
+            {"region", required_argument, NULL, TG_OPT_REGION},                \
+            {"msk-token-lifetime-s", required_argument, NULL,                  \
+             TG_OPT_MSK_LIFETIME},                                             \
         {                                                                      \
                 "help", no_argument, NULL, 'h'                                 \
         }
@@ -92,6 +101,11 @@ enum {
         "  --usage-topic T     env TOLLGATE_USAGE_TOPIC, default "             \
         "<TOLLGATE_TOPIC_PREFIX or tollgate>.usage\n"                          \
         "  -X name=value       librdkafka property (repeatable)\n"             \
+        "  --kafka-auth MODE   none or aws-msk-iam (SASL OAUTHBEARER, TLS);\n" \
+        "                      env TOLLGATE_KAFKA_AUTH\n"                      \
+        "  --region R          MSK's region; env AWS_REGION\n"                 \
+        "  --msk-token-lifetime-s S  aws-msk-iam token lifetime, default "     \
+        "900\n"                                                                \
         "  --timeout SECONDS   Redis command and Kafka wait timeout, "         \
         "default 30\n"                                                         \
         "  -h, --help          this help\n"
@@ -173,5 +187,6 @@ int tg_cmd_rebuild(tg_cli_t *cli, int argc, char **argv);
 int tg_cmd_report(tg_cli_t *cli, int argc, char **argv);
 int tg_cmd_release(tg_cli_t *cli, int argc, char **argv);
 int tg_cmd_catalog(tg_cli_t *cli, int argc, char **argv);
+int tg_cmd_msk_token(tg_cli_t *cli, int argc, char **argv);
 
 #endif

@@ -31,6 +31,7 @@ void tg_cli_init(tg_cli_t *cli)
                 cli->usage_topic = cli->topic_buf;
         }
         cli->timeout_ms = 30000;
+        tg_kafka_auth_env(&cli->auth, NULL, 0); /* errors come at use */
 }
 
 __attribute__((format(printf, 2, 0))) static void
@@ -113,6 +114,25 @@ static int common_opt(tg_cli_t *cli, int opt, const char *arg)
                             cli, "--timeout: \"%s\" is not 1-86400 seconds",
                             arg);
                 cli->timeout_ms = (int)secs * 1000;
+                return 0;
+        case TG_OPT_KAFKA_AUTH:
+                cli->auth.mode = arg;
+                return tg_kafka_auth_on(&cli->auth, NULL, 0) < 0
+                           ? tg_cli_usage_error(cli,
+                                                "--kafka-auth: \"%s\" is not "
+                                                "none or aws-msk-iam",
+                                                arg)
+                           : 0;
+        case TG_OPT_REGION:
+                cli->auth.region = arg;
+                return 0;
+        case TG_OPT_MSK_LIFETIME:
+                if (tg_kafka_auth_lifetime(arg, &cli->auth.lifetime_s, NULL, 0))
+                        return tg_cli_usage_error(
+                            cli,
+                            "--msk-token-lifetime-s: \"%s\" is not "
+                            "1-3600 seconds",
+                            arg);
                 return 0;
         case 'X':
                 if (!strchr(arg, '=') || arg[0] == '=')

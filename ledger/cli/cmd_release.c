@@ -74,6 +74,8 @@ static rd_kafka_t *client(tg_cli_t *cli, rd_kafka_type_t type,
         } else {
                 rd_kafka_conf_set(kc, "enable.idempotence", "true", NULL, 0);
         }
+        if (!bad && tg_kafka_auth_before(kc, &cli->auth, err, sizeof(err)))
+                bad = 1;
         for (int i = 0; i < cli->n_props && !bad; i++) {
                 char name[256];
                 const char *eq = strchr(cli->props[i], '=');
@@ -82,12 +84,14 @@ static rd_kafka_t *client(tg_cli_t *cli, rd_kafka_type_t type,
                 bad |= rd_kafka_conf_set(kc, name, eq + 1, err, sizeof(err)) !=
                        RD_KAFKA_CONF_OK;
         }
+        if (!bad && tg_kafka_auth_after(kc, &cli->auth, err, sizeof(err)))
+                bad = 1;
         if (bad) {
                 tg_cli_fail(cli, "%s", err);
                 rd_kafka_conf_destroy(kc);
                 return NULL;
         }
-        rk = rd_kafka_new(type, kc, err, sizeof(err));
+        rk = tg_kafka_new(type, kc, err, sizeof(err));
         if (!rk) {
                 tg_cli_fail(cli, "%s", err);
                 rd_kafka_conf_destroy(kc);

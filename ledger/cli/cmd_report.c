@@ -304,6 +304,7 @@ static int report_run(tg_cli_t *cli, report_args_t *a)
                                  .topic = cli->usage_topic,
                                  .props = cli->props,
                                  .n_props = cli->n_props,
+                                 .auth = &cli->auth,
                                  .timeout_ms = cli->timeout_ms,
                                  .max_message = TG_CLI_MSG_MAX};
         tg_replay_stats_t stats;

@@ -26,6 +26,7 @@ static const char help[] =
     "topic\n"
     "  catalog check FILE  refuse a model catalog with missing or bad "
     "prices\n"
+    "  msk-token           print a current MSK IAM token (debugging)\n"
     "\n"
     "'" TG_CLI_PROG " <command> --help' describes a command.\n"
     "Exit status: 0 ok, 1 failure or difference found, 2 usage error.\n"
@@ -39,6 +40,7 @@ static const struct {
     {"reconcile", tg_cmd_reconcile}, {"rebuild", tg_cmd_rebuild},
     {"report", tg_cmd_report},       {"release", tg_cmd_release},
     {"catalog", tg_cmd_catalog},
+    {"msk-token", tg_cmd_msk_token},
 };
 
 int main(int argc, char **argv)

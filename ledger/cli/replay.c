@@ -72,9 +72,11 @@ static rd_kafka_t *consumer_new(const tg_replay_conf_t *conf, char *errstr,
         for (size_t i = 0; i < sizeof(props) / sizeof(props[0]); i++)
                 if (conf_set(kc, props[i][0], props[i][1], errstr, size))
                         goto err;
-        if (conf_props(kc, conf, errstr, size))
+        if (tg_kafka_auth_before(kc, conf->auth, errstr, size) ||
+            conf_props(kc, conf, errstr, size) ||
+            tg_kafka_auth_after(kc, conf->auth, errstr, size))
                 goto err;
-        rk = rd_kafka_new(RD_KAFKA_CONSUMER, kc, why, sizeof(why));
+        rk = tg_kafka_new(RD_KAFKA_CONSUMER, kc, why, sizeof(why));
         if (rk)
                 return rk; /* kc is owned by rk now */
         fail(errstr, size, "kafka: %s", why);

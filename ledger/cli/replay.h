@@ -13,6 +13,8 @@
 #define TG_LEDGER_REPLAY_H
 
 #include <jansson.h>
+
+#include "kafka_auth.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,6 +23,7 @@ typedef struct tg_replay_conf {
         const char *topic;
         const char *const *props; /* "name=value" librdkafka properties */
         int n_props;
+        const tg_kafka_auth_t *auth; /* --kafka-auth; NULL: none */
         int timeout_ms;     /* per broker request, and without progress */
         size_t max_message; /* larger messages are malformed */
 } tg_replay_conf_t;

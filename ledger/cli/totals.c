@@ -118,6 +118,7 @@ int tg_totals_from_kafka(tg_cli_t *cli, tg_totals_t *t)
                                  .topic = cli->usage_topic,
                                  .props = cli->props,
                                  .n_props = cli->n_props,
+                                 .auth = &cli->auth,
                                  .timeout_ms = cli->timeout_ms,
                                  .max_message = TG_CLI_MSG_MAX};
         char err[512];
