@@ -139,7 +139,7 @@ typedef struct tg_usage {
  * or when 1-hour writes are given and the price has no 1-hour rate. */
 int64_t tg_cost_usage(const tg_price_t *price, const tg_usage_t *u);
 
-/* The guaranteed upper bound for a request (DESIGN.md, "Money and tokens"):
+/* The guaranteed upper bound for a request (README.md, "Budgets"):
  * input tokens <= text bytes + overheads, priced at the dearest input class
  * (long-context and 1-hour cache-write rates included); output tokens <=
  * max_tokens or the model maximum. */

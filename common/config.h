@@ -43,7 +43,7 @@ typedef struct tg_config {
         char *redis_tls_key;
         char *redis_tls_server_name;
         int64_t redis_tls_insecure;
-        char *kafka_auth;     /* "none" | "aws-msk-iam" (kafka_auth.h) */
+        char *kafka_auth; /* "none" | "aws-msk-iam" (kafka_auth.h) */
         int64_t max_inflight;
         int64_t admit_window; /* admissions awaiting Redis, 0 no limit */
         int64_t max_attempts;

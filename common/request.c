@@ -1,7 +1,7 @@
 /*
- * Request parsing and validation. The rules are DESIGN.md's; the error texts
- * are what a pipeline owner reads in a completion event or at submit time, so
- * each names the field and the rule.
+ * Request parsing and validation. The rules are README.md's ("Submitting
+ * requests"); the error texts are what a pipeline owner reads in a completion
+ * event or at submit time, so each names the field and the rule.
  *
  * Read with common/jsonr.c (strict, no tree; jansson cost 80 k instructions
  * a request, RESULTS.md F9). The jansson parser it replaced is the oracle of

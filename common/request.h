@@ -1,5 +1,5 @@
 /*
- * The request schema (DESIGN.md, "Request") and its validation.
+ * The request schema (README.md, "Submitting requests") and its validation.
  *
  * A tg_request_t owns the unescaped strings of the document (read with
  * common/jsonr.c); every string pointer in it points there, NUL-terminated,

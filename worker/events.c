@@ -1,6 +1,6 @@
 /*
- * The completion, usage and alert events (DESIGN.md), written in a fixed
- * key order, so the same job always yields the same bytes.
+ * The completion, usage and alert events (docs/usage-events.md), written in a
+ * fixed key order, so the same job always yields the same bytes.
  *
  * They are written with common/jsonw.h straight into one buffer: the bytes
  * are those jansson's json_dumps(JSON_COMPACT | JSON_PRESERVE_ORDER) gave

@@ -39,8 +39,7 @@ static const struct {
     {"budget", tg_cmd_budget},       {"status", tg_cmd_status},
     {"reconcile", tg_cmd_reconcile}, {"rebuild", tg_cmd_rebuild},
     {"report", tg_cmd_report},       {"release", tg_cmd_release},
-    {"catalog", tg_cmd_catalog},
-    {"msk-token", tg_cmd_msk_token},
+    {"catalog", tg_cmd_catalog},     {"msk-token", tg_cmd_msk_token},
 };
 
 int main(int argc, char **argv)

@@ -1,5 +1,5 @@
 /*
- * The fields of a usage event (DESIGN.md, "Usage event") that reconcile,
+ * The fields of a usage event (docs/usage-events.md) that reconcile,
  * rebuild and report read. Pointers borrow from the event's JSON.
  */
 #ifndef TG_LEDGER_USAGE_EVENT_H

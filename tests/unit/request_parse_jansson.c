@@ -4,9 +4,9 @@
  * json_t root). Kept as it was but for the names; the unit test and the
  * request fuzz target hold the new parser to it.
  *
- * Request parsing and validation. The rules are DESIGN.md's; the error texts
- * are what a pipeline owner reads in a completion event or at submit time, so
- * each names the field and the rule.
+ * Request parsing and validation. The rules are README.md's ("Submitting
+ * requests"); the error texts are what a pipeline owner reads in a completion
+ * event or at submit time, so each names the field and the rule.
  */
 #include "request.h"
 
