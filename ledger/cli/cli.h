@@ -146,5 +146,6 @@ int tg_cmd_reconcile(tg_cli_t *cli, int argc, char **argv);
 int tg_cmd_rebuild(tg_cli_t *cli, int argc, char **argv);
 int tg_cmd_report(tg_cli_t *cli, int argc, char **argv);
 int tg_cmd_release(tg_cli_t *cli, int argc, char **argv);
+int tg_cmd_creds(tg_cli_t *cli, int argc, char **argv);
 
 #endif

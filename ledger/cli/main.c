@@ -24,6 +24,8 @@ static const char help[] =
     "  report              spend and tokens grouped by tags, model, day\n"
     "  release             move deferred requests back to the requests "
     "topic\n"
+    "  creds               which AWS credentials the chain resolves "
+    "(no secret)\n"
     "\n"
     "'" TG_CLI_PROG " <command> --help' describes a command.\n"
     "Exit status: 0 ok, 1 failure or difference found, 2 usage error.\n"
@@ -36,6 +38,7 @@ static const struct {
     {"budget", tg_cmd_budget},       {"status", tg_cmd_status},
     {"reconcile", tg_cmd_reconcile}, {"rebuild", tg_cmd_rebuild},
     {"report", tg_cmd_report},       {"release", tg_cmd_release},
+    {"creds", tg_cmd_creds},
 };
 
 int main(int argc, char **argv)
