@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from tgstack import binary, free_port
+from tgstack import assert_clean, binary, free_port
 
 ACCOUNT = "123456789012"
 SOURCE_KEY, SOURCE_SECRET = "AKIDSOURCEKEY", "source-secret"
@@ -54,6 +54,7 @@ class Sim:
             self.proc.send_signal(signal.SIGTERM)
             self.proc.wait(10)
         self.log.close()
+        assert_clean(open(self.log.name).read(), "simulator")
 
 
 @pytest.fixture
@@ -349,3 +350,61 @@ def test_refresh_and_fail_closed(tmp_path):
         assert WEB_TOKEN not in proc.stderr.read()
     finally:
         sim.stop()
+
+
+def test_worker_fails_closed_and_resumes(tmp_path, brokers, topics,
+                                         ledger_redis):
+    """The worker on IRSA-style web identity: requests complete; STS goes
+    away and the credentials expire: the worker admits nothing (no Bedrock
+    call with expired credentials); STS returns: the waiting requests
+    complete by themselves, none failed."""
+    from tgstack import Sim as BedrockSim, Worker, events, produce, request
+    from tgstack import wait_assigned
+
+    lifetime = 12
+    sts = Sim(tmp_path, lifetime=lifetime)
+    bedrock = BedrockSim()
+    token = tmp_path / "token"
+    write(token, WEB_TOKEN)
+    env = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "",
+           "AWS_WEB_IDENTITY_TOKEN_FILE": str(token),
+           "AWS_ROLE_ARN": f"{ROLE}/worker", "AWS_ENDPOINT_URL_STS": sts.url,
+           "AWS_EC2_METADATA_DISABLED": "true", "HOME": str(tmp_path)}
+    w = Worker(tmp_path, topics["prefix"], ledger_redis,
+               args=["--bedrock-endpoint", bedrock.url], env=env)
+    try:
+        wait_assigned([w], 4)
+        assert "AWS credentials from assume-role-with-web-identity" in w.text()
+        reqs = [request(f"cr-{i}", "eng") for i in range(3)]
+        produce(brokers, topics["requests"],
+                [(r["requestId"], r) for r in reqs])
+        first = dict(events(brokers, topics["completions"], 3))
+        assert all(c["status"] == "completed" for c in first.values()), first
+        calls = bedrock.stats()["requests"]
+        # STS goes away; wait for a failed refresh and for the expiry
+        port = sts.port
+        stopped = time.time()
+        sts.stop()
+        deadline = time.time() + 30
+        while "refresh failed" not in w.text() and time.time() < deadline:
+            time.sleep(0.2)
+        assert "refresh failed" in w.text()
+        time.sleep(max(0.0, stopped + lifetime + 1 - time.time()))
+        late = [request(f"cr-late-{i}", "eng") for i in range(2)]
+        produce(brokers, topics["requests"],
+                [(r["requestId"], r) for r in late])
+        time.sleep(4)
+        assert bedrock.stats()["requests"] == calls, \
+            "called Bedrock with expired credentials"
+        assert len(events(brokers, topics["completions"], 5, timeout=3)) == 3
+        # STS is back: the worker resumes by itself
+        sts = Sim(tmp_path, lifetime=lifetime, port=port)
+        comps = dict(events(brokers, topics["completions"], 5, timeout=60))
+        assert len(comps) == 5
+        assert all(c["status"] == "completed" for c in comps.values()), comps
+        assert "refreshed again" in w.text()
+        assert WEB_TOKEN not in w.text()
+    finally:
+        assert w.stop() == 0
+        sts.stop()
+        bedrock.stop()
