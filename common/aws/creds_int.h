@@ -26,7 +26,7 @@
 #define TG_CREDS_ARN_MAX          2048
 #define TG_CREDS_CMD_MAX          4096
 #define TG_CREDS_PATH_MAX         4096
-#define TG_CREDS_INI_SECTIONS_MAX 64
+#define TG_CREDS_INI_SECTIONS_MAX 256
 #define TG_CREDS_INI_KEYS_MAX     48
 #define TG_CREDS_CHAIN_MAX        8 /* assume-role hops */
 
