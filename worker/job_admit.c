@@ -79,6 +79,12 @@ void tg_job_admit(tg_job_t *j)
 {
         tg_worker_t *w = j->w;
 
+        /* Fail closed: no reservation, no Bedrock call while the
+         * credentials have expired; retried until they are back. */
+        if (!tg_creds_valid(w->creds)) {
+                tg_job_after(j, 1000, tg_job_admit);
+                return;
+        }
         if (!w->budgets_loaded) {
                 tg_job_list_push(&w->wait_budgets, j);
                 tg_budgets_reload(w);

@@ -1,5 +1,7 @@
 /*
- * The credentials chain and its refresh thread. See creds.h.
+ * The credentials provider: its lifecycle, the first fetch and the
+ * refresh thread. Which source is used: creds_chain.c; fetching it:
+ * creds_fetch.c. See creds.h.
  */
 #include "creds_int.h"
 
@@ -9,12 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEFAULT_MARGIN_S       300
-#define DEFAULT_RETRY_S        10
-#define DEFAULT_TIMEOUT_MS     5000
-#define DEFAULT_CONTAINER_BASE "http://169.254.170.2"
-#define PATH_MAX_LEN           4096
-#define MAX_WAIT_S             60 /* re-check often: the wall clock may jump */
+#include "../log.h"
+
+#define DEFAULT_MARGIN_S 300
+#define DEFAULT_RETRY_S  10
+#define MAX_WAIT_S       60 /* re-check often: the wall clock may jump */
 
 struct tg_creds_s {
         pthread_mutex_t lock;
@@ -23,24 +24,17 @@ struct tg_creds_s {
         int thread_started;
         int stop;                 /* under lock */
         tg_creds_snapshot_t snap; /* under lock */
-        char last_error[256];     /* under lock */
+        char last_error[512];     /* under lock */
         unsigned long fetches;    /* under lock */
         time_t fetched_at;        /* under lock */
         time_t retry_at;          /* under lock; 0 = no failed refresh */
         /* Immutable once tg_creds_new() returns. */
+        tg_creds_src_t *root;
         char source[TG_CREDS_SOURCE_MAX];
-        char url[TG_CREDS_URL_MAX + 1];
-        char token[TG_CREDS_AUTH_TOKEN_MAX]; /* secret */
-        char token_file[PATH_MAX_LEN];
-        long timeout_ms;
+        char describe[1024];
         int margin_s;
         int retry_s;
 };
-
-typedef struct env {
-        tg_creds_getenv_fn fn;
-        void *opaque;
-} env_t;
 
 void tg_secret_wipe(void *p, size_t n)
 {
@@ -60,8 +54,7 @@ int tg_creds_copy(char *dst, size_t dst_size, const char *src)
         return 0;
 }
 
-/* Unset and empty read alike, as in AWS SDKs. */
-static const char *env_get(const env_t *e, const char *name)
+const char *tg_creds_env_get(const tg_creds_env_t *e, const char *name)
 {
         const char *v = e->fn ? e->fn(e->opaque, name) : getenv(name);
 
@@ -77,9 +70,8 @@ static int printable(const char *s, int allow_space)
         return 1;
 }
 
-/* Every value ends up in an HTTP header: no control characters. */
-static int snapshot_check(const tg_creds_snapshot_t *s, char *errstr,
-                          size_t errstr_size)
+int tg_creds_snapshot_check(const tg_creds_snapshot_t *s, char *errstr,
+                            size_t errstr_size)
 {
         if (printable(s->access_key_id, 0) &&
             printable(s->secret_access_key, 0) &&
@@ -88,205 +80,6 @@ static int snapshot_check(const tg_creds_snapshot_t *s, char *errstr,
         snprintf(errstr, errstr_size,
                  "%s credentials hold whitespace or control characters",
                  s->source);
-        return -1;
-}
-
-/* ---- sources: each returns 1 when chosen, 0 when not configured, -1 ---- */
-
-static int try_bearer(tg_creds_t *c, const env_t *e, char *errstr,
-                      size_t errstr_size)
-{
-        const char *v = env_get(e, "AWS_BEARER_TOKEN_BEDROCK");
-
-        if (!v)
-                return 0;
-        if (tg_creds_copy(c->snap.bearer_token, TG_CREDS_BEARER_MAX, v)) {
-                snprintf(errstr, errstr_size,
-                         "AWS_BEARER_TOKEN_BEDROCK is longer than %d bytes",
-                         TG_CREDS_BEARER_MAX - 1);
-                return -1;
-        }
-        strcpy(c->snap.source, "bearer");
-        return 1;
-}
-
-static int try_env(tg_creds_t *c, const env_t *e, char *errstr,
-                   size_t errstr_size)
-{
-        const char *id = env_get(e, "AWS_ACCESS_KEY_ID");
-        const char *secret = env_get(e, "AWS_SECRET_ACCESS_KEY");
-        const char *token = env_get(e, "AWS_SESSION_TOKEN");
-
-        if (!id && !secret)
-                return 0;
-        if (!id || !secret) {
-                snprintf(errstr, errstr_size, "%s is set but %s is not",
-                         id ? "AWS_ACCESS_KEY_ID" : "AWS_SECRET_ACCESS_KEY",
-                         id ? "AWS_SECRET_ACCESS_KEY" : "AWS_ACCESS_KEY_ID");
-                return -1;
-        }
-        if (tg_creds_copy(c->snap.access_key_id, TG_CREDS_ID_MAX, id) ||
-            tg_creds_copy(c->snap.secret_access_key, TG_CREDS_SECRET_MAX,
-                          secret) ||
-            tg_creds_copy(c->snap.session_token, TG_CREDS_TOKEN_MAX,
-                          token ? token : "")) {
-                snprintf(errstr, errstr_size,
-                         "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY or "
-                         "AWS_SESSION_TOKEN is too long");
-                return -1;
-        }
-        strcpy(c->snap.source, "env");
-        return 1;
-}
-
-/* AWS_SHARED_CREDENTIALS_FILE (with ~ expanded) or $HOME/.aws/credentials;
- * "" when neither can be named. */
-static int profile_path(const env_t *e, char *out, size_t size)
-{
-        const char *f = env_get(e, "AWS_SHARED_CREDENTIALS_FILE");
-        const char *home = env_get(e, "HOME");
-        int n;
-
-        out[0] = '\0';
-        if (f && strncmp(f, "~/", 2) != 0)
-                n = snprintf(out, size, "%s", f);
-        else if (home)
-                n = snprintf(out, size, "%s/%s", home,
-                             f ? f + 2 : ".aws/credentials");
-        else
-                return 0;
-        return n < 0 || (size_t)n >= size ? -1 : 0;
-}
-
-static int try_profile(tg_creds_t *c, const env_t *e, char *errstr,
-                       size_t errstr_size)
-{
-        const char *explicit_profile = env_get(e, "AWS_PROFILE");
-        const char *profile = explicit_profile ? explicit_profile : "default";
-        char path[PATH_MAX_LEN];
-        int r;
-
-        if (strlen(profile) >= TG_CREDS_PROFILE_MAX ||
-            profile_path(e, path, sizeof(path)) < 0) {
-                snprintf(errstr, errstr_size,
-                         "AWS_PROFILE or the credentials file path is too "
-                         "long");
-                return -1;
-        }
-        if (!path[0]) {
-                snprintf(errstr, errstr_size, "no HOME for ~/.aws/credentials");
-                return explicit_profile ? -1 : 0;
-        }
-        r = tg_creds_file_load(path, profile, &c->snap, errstr, errstr_size);
-        if (r == 0)
-                return explicit_profile ? -1 : 0;
-        if (r > 0)
-                snprintf(c->snap.source, sizeof(c->snap.source), "profile:%s",
-                         profile);
-        return r;
-}
-
-/* The authorization token for one fetch: the file is re-read each time
- * since EKS rotates it. Wipe buf after use. */
-static int container_token(tg_creds_t *c, char *buf, size_t size, char *errstr,
-                           size_t errstr_size)
-{
-        if (c->token_file[0])
-                return tg_creds_read_token_file(c->token_file, buf, size,
-                                                errstr, errstr_size);
-        memcpy(buf, c->token,
-               sizeof(c->token) < size ? sizeof(c->token) : size);
-        buf[size - 1] = '\0';
-        return 0;
-}
-
-/* Blocking; never called with c->lock held. */
-static int container_fetch(tg_creds_t *c, tg_creds_snapshot_t *out,
-                           char *errstr, size_t errstr_size)
-{
-        char token[TG_CREDS_AUTH_TOKEN_MAX];
-        int r;
-
-        r = container_token(c, token, sizeof(token), errstr, errstr_size);
-        if (r == 0)
-                r = tg_creds_container_fetch(c->url, token, c->timeout_ms, out,
-                                             errstr, errstr_size);
-        tg_secret_wipe(token, sizeof(token));
-        if (r == 0) {
-                strcpy(out->source, "container");
-                r = snapshot_check(out, errstr, errstr_size);
-        }
-        return r;
-}
-
-static int container_url(tg_creds_t *c, const env_t *e, const char *base,
-                         char *errstr, size_t errstr_size)
-{
-        const char *rel = env_get(e, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI");
-        const char *full = env_get(e, "AWS_CONTAINER_CREDENTIALS_FULL_URI");
-        int n;
-
-        if (rel && rel[0] != '/') {
-                snprintf(errstr, errstr_size,
-                         "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI must start "
-                         "with /");
-                return -1;
-        }
-        n = rel ? snprintf(c->url, sizeof(c->url), "%s%s", base, rel)
-                : snprintf(c->url, sizeof(c->url), "%s", full);
-        if (n < 0 || (size_t)n >= sizeof(c->url)) {
-                snprintf(errstr, errstr_size,
-                         "container credentials URL is too long");
-                return -1;
-        }
-        return rel ? 0 : tg_creds_container_url_ok(c->url, errstr, errstr_size);
-}
-
-static int try_container(tg_creds_t *c, const env_t *e, const char *base,
-                         char *errstr, size_t errstr_size)
-{
-        const char *file = env_get(e, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE");
-        const char *token = env_get(e, "AWS_CONTAINER_AUTHORIZATION_TOKEN");
-
-        if (!env_get(e, "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI") &&
-            !env_get(e, "AWS_CONTAINER_CREDENTIALS_FULL_URI"))
-                return 0;
-        if (container_url(c, e, base, errstr, errstr_size) < 0)
-                return -1;
-        if (tg_creds_copy(c->token_file, sizeof(c->token_file),
-                          file ? file : "") ||
-            tg_creds_copy(c->token, sizeof(c->token), token ? token : "") ||
-            !printable(c->token, 1)) {
-                snprintf(errstr, errstr_size,
-                         "AWS_CONTAINER_AUTHORIZATION_TOKEN(_FILE) is too "
-                         "long or holds control characters");
-                return -1;
-        }
-        if (container_fetch(c, &c->snap, errstr, errstr_size) < 0)
-                return -1;
-        c->fetches = 1;
-        c->fetched_at = time(NULL);
-        return 1;
-}
-
-#define TRY(expr)                                                              \
-        do {                                                                   \
-                int r_ = (expr);                                               \
-                if (r_)                                                        \
-                        return r_ > 0 ? 0 : -1;                                \
-        } while (0)
-
-static int resolve(tg_creds_t *c, const env_t *e, const char *base,
-                   char *errstr, size_t errstr_size)
-{
-        TRY(try_bearer(c, e, errstr, errstr_size));
-        TRY(try_env(c, e, errstr, errstr_size));
-        TRY(try_profile(c, e, errstr, errstr_size));
-        TRY(try_container(c, e, base, errstr, errstr_size));
-        snprintf(errstr, errstr_size,
-                 "no AWS credentials: set AWS_BEARER_TOKEN_BEDROCK, "
-                 "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile in "
-                 "~/.aws/credentials, or container credentials");
         return -1;
 }
 
@@ -341,7 +134,7 @@ static void *refresh_main(void *arg)
 {
         tg_creds_t *c = arg;
         tg_creds_snapshot_t *s = malloc(sizeof(*s));
-        char err[256];
+        char err[512];
         int r;
 
         pthread_mutex_lock(&c->lock);
@@ -350,9 +143,19 @@ static void *refresh_main(void *arg)
                         continue;
                 pthread_mutex_unlock(&c->lock);
                 err[0] = '\0';
-                r = container_fetch(c, s, err, sizeof(err));
+                r = tg_creds_src_fetch(c->root, s, err, sizeof(err));
                 pthread_mutex_lock(&c->lock);
+                if (r == 0 && c->retry_at)
+                        tg_log(TG_LOG_INFO,
+                               "AWS credentials (%s): refreshed again; access "
+                               "key id %s",
+                               c->source, s->access_key_id);
                 store_result(c, r, s, err);
+                if (r)
+                        tg_log(TG_LOG_WARN,
+                               "AWS credentials (%s): refresh failed, keeping "
+                               "the current ones until they expire: %s",
+                               c->source, err);
         }
         pthread_mutex_unlock(&c->lock);
         tg_secret_wipe(s, s ? sizeof(*s) : 0);
@@ -369,19 +172,52 @@ static void conf_apply(tg_creds_t *c, const tg_creds_conf_t *conf)
                           : DEFAULT_MARGIN_S;
         c->retry_s =
             conf && conf->retry_s > 0 ? conf->retry_s : DEFAULT_RETRY_S;
-        c->timeout_ms = conf && conf->http_timeout_ms > 0
-                            ? conf->http_timeout_ms
-                            : DEFAULT_TIMEOUT_MS;
+}
+
+/* The first fetch, in tg_creds_new(): a broken source fails the start. */
+static int first_fetch(tg_creds_t *c, char *errstr, size_t errstr_size)
+{
+        char err[512] = "";
+
+        if (tg_creds_src_fetch(c->root, &c->snap, err, sizeof(err)) == 0) {
+                c->fetches = 1;
+                c->fetched_at = time(NULL);
+                return 0;
+        }
+        if (c->root->kind == TG_SRC_IMDS)
+                snprintf(errstr, errstr_size,
+                         "no AWS credentials: none in the environment, the "
+                         "shared files or the container, and instance "
+                         "metadata failed (set AWS_EC2_METADATA_DISABLED=true "
+                         "off EC2): %s",
+                         err);
+        else
+                snprintf(errstr, errstr_size, "AWS credentials from %s: %s",
+                         c->describe, err);
+        return -1;
+}
+
+static void log_start(tg_creds_t *c)
+{
+        char exp[64] = "never";
+
+        if (c->snap.expiration[0])
+                snprintf(exp, sizeof(exp), "%s", c->snap.expiration);
+        /* The access key id names a key without being a secret (AWS logs
+         * it in CloudTrail); it lets an operator check which key is used. */
+        tg_log(TG_LOG_INFO,
+               "AWS credentials from %s; access key id %s, expires %s",
+               c->describe,
+               c->snap.bearer_token[0] ? "(Bedrock API key)"
+                                       : c->snap.access_key_id,
+               exp);
 }
 
 tg_creds_t *tg_creds_new(const tg_creds_conf_t *conf, char *errstr,
                          size_t errstr_size)
 {
-        env_t e = {conf ? conf->getenv_fn : NULL,
-                   conf ? conf->getenv_opaque : NULL};
-        const char *base = conf && conf->container_base_url
-                               ? conf->container_base_url
-                               : DEFAULT_CONTAINER_BASE;
+        tg_creds_env_t e = {conf ? conf->getenv_fn : NULL,
+                            conf ? conf->getenv_opaque : NULL};
         tg_creds_t *c = calloc(1, sizeof(*c));
 
         if (!c) {
@@ -391,11 +227,15 @@ tg_creds_t *tg_creds_new(const tg_creds_conf_t *conf, char *errstr,
         pthread_mutex_init(&c->lock, NULL);
         pthread_cond_init(&c->cond, NULL);
         conf_apply(c, conf);
-        if (resolve(c, &e, base, errstr, errstr_size) < 0 ||
-            snapshot_check(&c->snap, errstr, errstr_size) < 0)
+        if (!(c->root = tg_creds_chain_resolve(&e, conf, errstr, errstr_size)))
                 goto err;
-        memcpy(c->source, c->snap.source, sizeof(c->source));
-        if (c->url[0] && c->fetches) {
+        snprintf(c->source, sizeof(c->source), "%s", c->root->method);
+        tg_creds_src_describe(c->root, c->describe, sizeof(c->describe));
+        if (first_fetch(c, errstr, errstr_size))
+                goto err;
+        if (!conf || !conf->quiet)
+                log_start(c);
+        if (c->root->kind != TG_SRC_STATIC) {
                 if (pthread_create(&c->thread, NULL, refresh_main, c)) {
                         snprintf(errstr, errstr_size,
                                  "cannot start the credentials refresh "
@@ -427,6 +267,21 @@ const char *tg_creds_source(const tg_creds_t *c)
         return c->source;
 }
 
+const char *tg_creds_describe(const tg_creds_t *c)
+{
+        return c->describe;
+}
+
+int tg_creds_valid(tg_creds_t *c)
+{
+        time_t exp;
+
+        pthread_mutex_lock(&c->lock);
+        exp = c->snap.expires_at;
+        pthread_mutex_unlock(&c->lock);
+        return !exp || time(NULL) < exp;
+}
+
 unsigned long tg_creds_last_error(tg_creds_t *c, char *buf, size_t size)
 {
         unsigned long n;
@@ -452,6 +307,7 @@ void tg_creds_destroy(tg_creds_t *c)
         }
         pthread_cond_destroy(&c->cond);
         pthread_mutex_destroy(&c->lock);
+        tg_creds_src_free(c->root);
         tg_secret_wipe(c, sizeof(*c));
         free(c);
 }

@@ -1,6 +1,8 @@
 /*
- * Container credentials (ECS task roles, EKS Pod Identity): one capped
- * HTTP GET and its JSON answer.
+ * HTTP for the credential sources (libcurl easy: these run on the refresh
+ * thread or at start, never on the event loop): one capped request, and
+ * the JSON answer of the container endpoint (ECS task roles, EKS Pod
+ * Identity) and of IMDS.
  */
 #include "creds_int.h"
 
@@ -15,6 +17,7 @@
 typedef struct body {
         char *p;
         size_t len;
+        size_t cap;
         int over;
 } body_t;
 
@@ -68,12 +71,13 @@ static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
         body_t *b = ud;
         size_t n = size * nmemb;
 
-        if (n > TG_CREDS_HTTP_BODY_MAX - b->len) {
+        if (n > b->cap - b->len) {
                 b->over = 1;
                 return 0; /* aborts the transfer */
         }
         memcpy(b->p + b->len, ptr, n);
         b->len += n;
+        b->p[b->len] = '\0';
         return n;
 }
 
@@ -86,72 +90,84 @@ static void slist_wipe_free(struct curl_slist *l)
         curl_slist_free_all(l);
 }
 
-static struct curl_slist *request_headers(const char *auth_token)
+static struct curl_slist *slist_of(const char *const *headers)
 {
-        char line[TG_CREDS_AUTH_TOKEN_MAX + 32];
         struct curl_slist *l = NULL, *n;
 
-        if (auth_token && *auth_token) {
-                snprintf(line, sizeof(line), "Authorization: %s", auth_token);
-                l = curl_slist_append(NULL, line);
-                tg_secret_wipe(line, sizeof(line));
-                if (!l)
+        for (; headers && *headers; headers++) {
+                if (!(n = curl_slist_append(l, *headers))) {
+                        slist_wipe_free(l);
                         return NULL;
+                }
+                l = n;
         }
-        n = curl_slist_append(l, "Accept: application/json");
-        if (!n)
-                slist_wipe_free(l);
-        return n;
+        /* An empty list would leave curl's defaults: name one header. */
+        if (!l)
+                l = curl_slist_append(NULL, "Accept: */*");
+        return l;
 }
 
-static void easy_setup(CURL *h, const char *url, struct curl_slist *hdrs,
-                       long timeout_ms, body_t *b)
+static void easy_setup(CURL *h, const tg_creds_http_req_t *rq,
+                       struct curl_slist *hdrs, body_t *b)
 {
-        curl_easy_setopt(h, CURLOPT_URL, url);
+        curl_easy_setopt(h, CURLOPT_URL, rq->url);
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
         curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_data);
         curl_easy_setopt(h, CURLOPT_WRITEDATA, b);
-        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
+        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, rq->timeout_ms);
         curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-        /* The endpoint is local to the node: a proxy must not see it. */
-        curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+        if (rq->no_proxy)
+                curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
         curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+        if (rq->body) {
+                curl_easy_setopt(h, CURLOPT_POST, 1L);
+                curl_easy_setopt(h, CURLOPT_POSTFIELDS, rq->body);
+                curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+                                 (curl_off_t)rq->body_len);
+        }
+        if (strcmp(rq->method, "GET") && strcmp(rq->method, "POST"))
+                curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
 }
 
-static int http_get(const char *url, const char *auth_token, long timeout_ms,
-                    body_t *b, char *errstr, size_t errstr_size)
+int tg_creds_http(const tg_creds_http_req_t *rq, char **out, size_t *out_len,
+                  long *status, char *errstr, size_t errstr_size)
 {
-        struct curl_slist *hdrs = request_headers(auth_token);
+        struct curl_slist *hdrs = slist_of(rq->headers);
         CURL *h = curl_easy_init();
-        long status = 0;
+        body_t b = {malloc(rq->cap + 1), 0, rq->cap, 0};
         CURLcode rc;
         int ret = -1;
 
-        if (!h || !hdrs) {
-                snprintf(errstr, errstr_size, "container credentials: %s",
-                         "out of memory");
+        *out = NULL;
+        *status = 0;
+        if (!h || !hdrs || !b.p) {
+                snprintf(errstr, errstr_size, "%s: out of memory", rq->what);
                 goto err;
         }
-        easy_setup(h, url, hdrs, timeout_ms, b);
+        b.p[0] = '\0';
+        easy_setup(h, rq, hdrs, &b);
         rc = curl_easy_perform(h);
-        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
-        if (b->over)
-                snprintf(errstr, errstr_size,
-                         "container credentials: response over %d bytes",
-                         TG_CREDS_HTTP_BODY_MAX);
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
+        if (b.over)
+                snprintf(errstr, errstr_size, "%s: response over %zu bytes",
+                         rq->what, rq->cap);
         else if (rc != CURLE_OK)
-                snprintf(errstr, errstr_size, "container credentials: %s",
-                         curl_easy_strerror(rc));
-        else if (status != 200)
-                snprintf(errstr, errstr_size,
-                         "container credentials: HTTP status %ld", status);
+                snprintf(errstr, errstr_size, "%s unreachable at %.200s: %s",
+                         rq->what, rq->url, curl_easy_strerror(rc));
         else
                 ret = 0;
 err:
         if (h)
                 curl_easy_cleanup(h);
         slist_wipe_free(hdrs);
+        if (ret == 0) {
+                *out = b.p;
+                *out_len = b.len;
+        } else if (b.p) {
+                tg_secret_wipe(b.p, b.cap + 1);
+                free(b.p);
+        }
         return ret;
 }
 
@@ -160,11 +176,12 @@ static const char *jstr(json_t *o, const char *key)
         return json_string_value(json_object_get(o, key));
 }
 
-static int parse_body(const body_t *b, tg_creds_snapshot_t *out, char *errstr,
-                      size_t errstr_size)
+int tg_creds_parse_json(const char *what, const char *body, size_t len,
+                        tg_creds_snapshot_t *out, char *errstr,
+                        size_t errstr_size)
 {
         const char *id, *secret, *token, *exp;
-        json_t *root = json_loadb(b->p, b->len, 0, NULL);
+        json_t *root = json_loadb(body, len, 0, NULL);
         const char *why = NULL;
 
         id = jstr(root, "AccessKeyId");
@@ -187,7 +204,7 @@ static int parse_body(const body_t *b, tg_creds_snapshot_t *out, char *errstr,
                 why = "response has a malformed Expiration";
         json_decref(root);
         if (why)
-                snprintf(errstr, errstr_size, "container credentials: %s", why);
+                snprintf(errstr, errstr_size, "%s: %s", what, why);
         return why ? -1 : 0;
 }
 
@@ -195,19 +212,39 @@ int tg_creds_container_fetch(const char *url, const char *auth_token,
                              long timeout_ms, tg_creds_snapshot_t *out,
                              char *errstr, size_t errstr_size)
 {
-        body_t b = {0};
+        char line[TG_CREDS_AUTH_TOKEN_MAX + 32];
+        const char *hdrs[3] = {"Accept: application/json", NULL, NULL};
+        tg_creds_http_req_t rq = {.what = "container credentials",
+                                  .method = "GET",
+                                  .url = url,
+                                  .headers = hdrs,
+                                  .timeout_ms = timeout_ms,
+                                  .no_proxy = 1,
+                                  .cap = TG_CREDS_HTTP_BODY_MAX};
+        char *body = NULL;
+        size_t len = 0;
+        long status;
         int ret = -1;
 
         tg_secret_wipe(out, sizeof(*out));
-        if (!(b.p = malloc(TG_CREDS_HTTP_BODY_MAX))) {
-                snprintf(errstr, errstr_size, "container credentials: %s",
-                         "out of memory");
-                return -1;
+        if (auth_token && *auth_token) {
+                snprintf(line, sizeof(line), "Authorization: %s", auth_token);
+                hdrs[1] = line;
         }
-        if (http_get(url, auth_token, timeout_ms, &b, errstr, errstr_size) == 0)
-                ret = parse_body(&b, out, errstr, errstr_size);
-        tg_secret_wipe(b.p, TG_CREDS_HTTP_BODY_MAX);
-        free(b.p);
+        if (tg_creds_http(&rq, &body, &len, &status, errstr, errstr_size)) {
+                /* nothing */
+        } else if (status != 200) {
+                snprintf(errstr, errstr_size,
+                         "container credentials: HTTP status %ld", status);
+        } else {
+                ret = tg_creds_parse_json("container credentials", body, len,
+                                          out, errstr, errstr_size);
+        }
+        tg_secret_wipe(line, sizeof(line));
+        if (body) {
+                tg_secret_wipe(body, len);
+                free(body);
+        }
         if (ret < 0)
                 tg_secret_wipe(out, sizeof(*out));
         return ret;

@@ -188,5 +188,6 @@ int tg_cmd_report(tg_cli_t *cli, int argc, char **argv);
 int tg_cmd_release(tg_cli_t *cli, int argc, char **argv);
 int tg_cmd_catalog(tg_cli_t *cli, int argc, char **argv);
 int tg_cmd_msk_token(tg_cli_t *cli, int argc, char **argv);
+int tg_cmd_creds(tg_cli_t *cli, int argc, char **argv);
 
 #endif

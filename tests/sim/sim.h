@@ -14,6 +14,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "sim_auth.h"
 #include "sim_clock.h"
@@ -95,6 +96,7 @@ typedef struct sim_ctx {
         uint64_t seed;
         struct MHD_Daemon *daemon;
         unsigned short port;
+        time_t started; /* STS/IMDS credential generations count from it */
 } sim_ctx_t;
 
 /* sim_server.c */
@@ -115,6 +117,10 @@ void sim_converse(sim_ctx_t *ctx, sim_req_t *req,
 void sim_invoke(sim_ctx_t *ctx, sim_req_t *req,
                 const sim_knobs_snapshot_t *knobs);
 void sim_admin(sim_ctx_t *ctx, sim_req_t *req);
+
+/* sim_aws.c: STS (POST / with Action=...) and IMDSv2 (/latest/...). 1 when
+ * the request was one of theirs (reply filled), else 0. */
+int sim_aws_handle(sim_ctx_t *ctx, sim_req_t *req);
 
 /* sim_reply.c */
 void sim_reply_json(sim_reply_t *reply, int status, char *body);

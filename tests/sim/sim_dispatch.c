@@ -54,6 +54,8 @@ void sim_dispatch(sim_ctx_t *ctx, sim_req_t *req)
                 sim_admin(ctx, req);
                 return;
         }
+        if (sim_aws_handle(ctx, req))
+                return;
         sim_knobs_get(&ctx->knobs, &k);
         if (req->body_overflow) {
                 sim_reply_error(&req->reply, SIM_ERR_VALIDATION,

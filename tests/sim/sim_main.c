@@ -60,6 +60,7 @@ static void ctx_init(sim_ctx_t *ctx)
         ctx->auth.bearer_token = opt_or_null(o->bearer_token);
         ctx->auth.region = opt_or_null(o->region);
         ctx->auth.service = "bedrock";
+        ctx->started = time(NULL);
 }
 
 static void ctx_destroy(sim_ctx_t *ctx)

@@ -76,6 +76,11 @@ SIM_STR_SETTER(set_secret, secret_access_key, "secret access key")
 SIM_STR_SETTER(set_token, session_token, "session token")
 SIM_STR_SETTER(set_bearer, bearer_token, "bearer token")
 SIM_STR_SETTER(set_region, region, "region")
+SIM_STR_SETTER(set_sts_akid, sts_access_key_id, "STS access key id")
+SIM_STR_SETTER(set_sts_secret, sts_secret_access_key, "STS secret")
+SIM_STR_SETTER(set_web_token, web_identity_token, "web identity token")
+SIM_STR_SETTER(set_imds_role, imds_role, "IMDS role")
+SIM_NUM_SETTER(set_creds_lifetime, creds_lifetime_s, 86400, "lifetime")
 
 static int set_seed(sim_opts_t *o, const char *val, char *errstr,
                     size_t errstr_size)
@@ -173,6 +178,16 @@ static const sim_opt_def_t sim_opt_defs[] = {
      "accept 'Authorization: Bearer T' (Bedrock API key)"},
     {"region", "TOLLGATE_SIM_REGION", "R", set_region,
      "accept only this region in the credential scope (default any)"},
+    {"sts-access-key-id", "TOLLGATE_SIM_STS_ACCESS_KEY_ID", "K", set_sts_akid,
+     "STS AssumeRole: a long-term key it accepts (and every key it issued)"},
+    {"sts-secret-access-key", "TOLLGATE_SIM_STS_SECRET_ACCESS_KEY", "S",
+     set_sts_secret, "its secret"},
+    {"web-identity-token", "TOLLGATE_SIM_WEB_IDENTITY_TOKEN", "T",
+     set_web_token, "AssumeRoleWithWebIdentity: the token it accepts"},
+    {"imds-role", "TOLLGATE_SIM_IMDS_ROLE", "NAME", set_imds_role,
+     "IMDSv2: the instance's role (default tollgate-node)"},
+    {"creds-lifetime", "TOLLGATE_SIM_CREDS_LIFETIME", "S", set_creds_lifetime,
+     "lifetime of STS/IMDS credentials in s (default 3600)"},
     {"threads", "TOLLGATE_SIM_THREADS", "N", set_threads,
      "HTTP worker threads (default: CPUs, at least 2)"},
     {"max-connections", "TOLLGATE_SIM_MAX_CONNECTIONS", "N", set_max_conn,

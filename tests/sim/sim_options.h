@@ -32,6 +32,12 @@ typedef struct sim_opts {
         char session_token[SIM_SECRET_MAX];
         char bearer_token[SIM_SECRET_MAX];
         char region[64]; /* empty: any region */
+        /* STS and IMDS (sim_aws.c) */
+        char sts_access_key_id[256];
+        char sts_secret_access_key[256];
+        char web_identity_token[SIM_SECRET_MAX];
+        char imds_role[128];
+        uint64_t creds_lifetime_s; /* 0: 3600 */
 } sim_opts_t;
 
 /* Returns 0 to run, 1 when --help was printed, -1 with errstr filled. */
