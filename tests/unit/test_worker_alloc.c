@@ -115,6 +115,17 @@ const char *__wrap_rd_kafka_topic_name(const rd_kafka_topic_t *t)
 
 static tg_config_t conf;
 
+/* The real worker always holds a credentials provider (tg_creds_new fails
+ * the start otherwise); static environment keys never expire. */
+static const char *fake_env(void *opaque, const char *name)
+{
+        if (!strcmp(name, "AWS_ACCESS_KEY_ID"))
+                return "AKIDEXAMPLE";
+        if (!strcmp(name, "AWS_SECRET_ACCESS_KEY"))
+                return "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+        return NULL;
+}
+
 static tg_worker_t *worker_new(void)
 {
         tg_worker_t *w = calloc(1, sizeof(*w));
@@ -127,7 +138,9 @@ static tg_worker_t *worker_new(void)
         w->metrics = tg_metrics_new(0, NULL, 0, err, sizeof(err));
         w->catalog =
             tg_catalog_load_file("worker/catalog.json", err, sizeof(err));
-        CHECK(w->metrics && w->catalog);
+        tg_creds_conf_t cc = {.getenv_fn = fake_env, .quiet = 1};
+        w->creds = tg_creds_new(&cc, err, sizeof(err));
+        CHECK(w->metrics && w->catalog && w->creds);
         w->budgets_loaded = 1; /* none: nothing to match */
         w->outbox = tg_jobs_outbox_new(w);
         tg_outbox_assign(w->outbox, 0);
@@ -146,6 +159,7 @@ static void worker_free(tg_worker_t *w)
         uv_run(w->loop, UV_RUN_NOWAIT);
         tg_catalog_destroy(w->catalog);
         tg_metrics_destroy(w->metrics);
+        tg_creds_destroy(w->creds);
         tg_config_destroy(&conf);
         free(w);
 }
