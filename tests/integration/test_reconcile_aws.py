@@ -59,7 +59,12 @@ def stack(tmp_path_factory, brokers, redis_url, bedrock_endpoint, build_dir):
     usage = {}
     for d, day in enumerate(DAYS):
         w = Worker(tmp, prefix, url, name=f"w{d}",
-                   args=["--bedrock-endpoint", bedrock_endpoint, "--catalog", str(cat)],
+                   # One worker a day, each with its own id: as dynamic
+                   # members they leave the group at once when stopped (a
+                   # static member would hold its partitions for
+                   # session.timeout.ms, 45 s, before the next one gets them).
+                   args=["--bedrock-endpoint", bedrock_endpoint, "--catalog", str(cat),
+                         "--static-membership", "0"],
                    env={"TOLLGATE_FAKE_NOW": f"{day}T12:00:00Z"})
         try:
             wait_assigned([w], 4)
