@@ -107,7 +107,9 @@ def test_secrets_never_reach_outputs(tmp_path, brokers, sasl_brokers, topics):
         raise
     sim_keys, sim_bearer = sims
     outputs = {}
-    base = ["--brokers", sasl_brokers, *sasl(), *DEBUG]
+    # Workers run one after another with their own ids: dynamic members leave
+    # at once (a static one holds its partitions for session.timeout.ms).
+    base = ["--brokers", sasl_brokers, *sasl(), *DEBUG, "--static-membership", "0"]
     ports = [free_port(), free_port()]
     runs = [  # name, sim, env, redis url, extra args, requests, decision
         ("keys", sim_keys, sigv4_env(SECRETS["aws secret access key"]),

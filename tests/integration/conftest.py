@@ -147,9 +147,6 @@ def topics(request, brokers, build_dir):
     return {"prefix": prefix, **names}
 
 
-_next_db = [6]
-
-
 @pytest.fixture
 def ledger_redis(redis_url):
     """A Redis URL on a database of its own, flushed, for a test whose
@@ -157,8 +154,9 @@ def ledger_redis(redis_url):
     are global by design). DBs 6-15 are handed out in turn."""
     import redis
 
-    db = _next_db[0]
-    _next_db[0] = 6 + (db - 5) % 10
+    from tgstack import next_ledger_db  # here: tgstack imports conftest
+
+    db = next_ledger_db()
     url = f"{redis_url.rstrip('/').rsplit('/', 1)[0] if redis_url.count('/') > 2 else redis_url.rstrip('/')}/{db}"
     client = redis.Redis.from_url(url, decode_responses=True)
     client.flushdb()

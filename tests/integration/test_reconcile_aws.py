@@ -18,9 +18,8 @@ import subprocess
 
 import pytest
 
-import conftest
 from conftest import REPO, create_topics, unique_prefix
-from tgstack import Worker, assert_clean, binary, events, produce, request, wait_assigned
+from tgstack import Worker, next_ledger_db, assert_clean, binary, events, produce, request, wait_assigned
 
 DAYS = ("2026-11-28", "2026-11-29", "2026-11-30")
 ACCOUNT = "123456789012"
@@ -50,8 +49,7 @@ def stack(tmp_path_factory, brokers, redis_url, bedrock_endpoint, build_dir):
     tmp = tmp_path_factory.mktemp("awscost")
     prefix = unique_prefix("reconcile-aws")
     topics = create_topics(brokers, prefix, build_dir)
-    db = conftest._next_db[0]
-    conftest._next_db[0] = 6 + (db - 5) % 10
+    db = next_ledger_db()
     url = f"{redis_url.rstrip('/')}/{db}"
     import redis
     redis.Redis.from_url(url).flushdb()

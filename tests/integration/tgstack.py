@@ -29,6 +29,19 @@ TEST_AWS_ENV = {"AWS_ACCESS_KEY_ID": "AKIDTOLLGATETEST",
                 "AWS_REGION": "us-east-1"}
 
 
+_next_db = [6]
+
+
+def next_ledger_db():
+    """The next Redis database of 6-15, in turn, for a test (or a module's
+    fixture) whose ledger must not see other tests' budgets. Kept here, not
+    in a conftest, because tests/integration and tests/faults each have a
+    module named conftest and `import conftest` finds whichever came first."""
+    db = _next_db[0]
+    _next_db[0] = 6 + (db - 5) % 10
+    return db
+
+
 def free_port():
     import socket
 
