@@ -98,6 +98,11 @@ static void on_tick(uv_timer_t *t)
 {
         tg_worker_t *w = t->data;
 
+        /* tg_worker_destroy runs the loop once more after the ledger is
+         * gone, to let closing handles finish; a tick then has nothing to
+         * renew or reap. */
+        if (!w->ledger)
+                return;
         tg_lease_tick(w);
         tg_reaper_tick(w);
         tg_lag_update(w);
