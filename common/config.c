@@ -67,7 +67,7 @@ static const opt_t opts[] = {
      "this worker's id in events and leases (default host-pid)"},
     {"static-membership", "TOLLGATE_STATIC_MEMBERSHIP", I(static_membership),
      TG_OPT_WORKER,
-     "1: an explicit worker-id is also the consumer's group.instance.id"},
+     "1: an explicit worker-id is also the consumer's group.instance.id (default 0)"},
     {"log-level", "TOLLGATE_LOG_LEVEL", S(log_level),
      TG_OPT_KAFKA | TG_OPT_WORKER | TG_OPT_REDIS, "debug|info|warn|error"},
     {"max-inflight", "TOLLGATE_MAX_INFLIGHT", I(max_inflight), TG_OPT_WORKER,
@@ -161,7 +161,11 @@ void tg_config_init(tg_config_t *c)
         c->throttle_retry_ms = 10 * 60 * 1000;
         c->transactions = 1;
         c->txn_interval_ms = 100;
-        c->static_membership = 1;
+        /* Opt-in: with cooperative-sticky on librdkafka 2.0.2, a static
+         * member restarted after a broker crash rejoined with 0 partitions
+         * and they stayed unowned (tests/faults/test_fault_kafka.py, kill9);
+         * docs/operations.md, "Pod churn". */
+        c->static_membership = 0;
         c->lease_ms = 120 * 1000; /* renewed every lease/3 while live */
         c->retention_s = 7 * 24 * 3600;
         c->max_request_bytes = 1024 * 1024;

@@ -45,6 +45,9 @@ N_LOOP = int(QUOTA_RPS * CHAOS_S * 1.4)
 # be that order, not churn. Small prefetches interleave the partitions.
 FAIR = ["-X", "consumer.queued.min.messages=20",
         "-X", "consumer.max.partition.fetch.bytes=8192"]
+# Static membership is opt-in (docs/operations.md, "Pod churn"); these runs
+# measure it with the stable ids a StatefulSet or a systemd unit gives.
+STATIC = ["--static-membership", "1"]
 EAGER = ["-X", "consumer.partition.assignment.strategy=range,roundrobin",
          "--static-membership", "0"]
 _baseline = {}  # the crash loop's run without kills, once per session
@@ -188,7 +191,7 @@ def crash_loop(tmp_path, brokers, url, tag, extra, kills):
 def baseline(tmp_path, brokers, url):
     if "loop" not in _baseline:
         done, gap, figures, _ = crash_loop(tmp_path, brokers, url, "cl-base",
-                                           [], kills=False)
+                                           STATIC, kills=False)
         _baseline["loop"] = (done, gap)
         report(f"crash loop baseline: no kills, {CHAOS_S:.0f} s, quota "
                f"{QUOTA_RPS}/s", figures, None,
@@ -213,7 +216,7 @@ def test_crash_loop_default_membership(tmp_path, brokers, ledger_redis):
     base = baseline(tmp_path, brokers, ledger_redis)
     assert base[0] > 0
     done, gap, figures, kills = crash_loop(tmp_path, brokers, ledger_redis,
-                                           "cl-coop", [], kills=True)
+                                           "cl-coop", STATIC, kills=True)
     share = loop_report("cooperative-sticky + static membership", done, gap,
                         base, figures, kills)
     assert kills >= 0.8 * CHAOS_S / KILL_EVERY_S, kills
@@ -291,7 +294,7 @@ def rolling(tmp_path, brokers, url, tag, extra):
 @pytest.mark.budget(600)
 def test_rolling_restart_default_vs_eager(tmp_path, brokers, ledger_redis):
     gap, took, figures = rolling(tmp_path, brokers, ledger_redis, "rr-coop",
-                                 [])
+                                 STATIC)
     egap, etook, efigures = rolling(tmp_path, brokers, ledger_redis,
                                     "rr-eager", EAGER)
     report("rolling restart (SIGTERM 1 of 3 at a time), cooperative-sticky "

@@ -27,7 +27,8 @@ def start_refused(tmp_path, topics, redis_url, *args):
      "static-membership is 0"),
     (["-X", "consumer.enable.auto.offset.store=true"],
      "enable.auto.offset.store=true is refused"),
-    (["--worker-id", "pod 0/bad"], "cannot be a group.instance.id"),
+    (["--worker-id", "pod 0/bad", "--static-membership", "1"],
+     "cannot be a group.instance.id"),
 ])
 def test_unhonourable_setting_refused_at_start(tmp_path, topics, redis_url,
                                                args, words):
@@ -36,10 +37,11 @@ def test_unhonourable_setting_refused_at_start(tmp_path, topics, redis_url,
     assert "cannot start" in text and words in text, text[-2000:]
 
 
-def test_defaults_cooperative_and_static(tmp_path, topics, redis_url,
+def test_defaults_cooperative_static_opt_in(tmp_path, topics, redis_url,
                                          bedrock_endpoint):
     a = Worker(tmp_path, topics["prefix"], redis_url, name="pod-a",
-               args=["--bedrock-endpoint", bedrock_endpoint])
+               args=["--bedrock-endpoint", bedrock_endpoint,
+                     "--static-membership", "1"])
     b = None
     try:
         wait_assigned([a], 4)
@@ -47,11 +49,12 @@ def test_defaults_cooperative_and_static(tmp_path, topics, redis_url,
                    args=["--bedrock-endpoint", bedrock_endpoint])
         wait_assigned([a, b], 4)
         # The first worker gave up only what moved, incrementally, and
-        # both joined as static members under their ids.
+        # only pod-a, which asked, joined as a static member.
         assert "cooperative)" in a.text() and "(-" in a.text(), a.text()
         assert '"revoked ' not in a.text()
-        for w in (a, b):
-            assert f"static membership as {w.name}" in w.text(), w.text()
+        # Static membership only when asked for (it is opt-in).
+        assert "static membership as pod-a" in a.text(), a.text()
+        assert "static membership as" not in b.text(), b.text()
     finally:
         for w in (a, b):
             if w:
