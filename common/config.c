@@ -67,7 +67,8 @@ static const opt_t opts[] = {
      "this worker's id in events and leases (default host-pid)"},
     {"static-membership", "TOLLGATE_STATIC_MEMBERSHIP", I(static_membership),
      TG_OPT_WORKER,
-     "1: an explicit worker-id is also the consumer's group.instance.id (default 0)"},
+     "1: an explicit worker-id is also the consumer's group.instance.id "
+     "(default 0)"},
     {"log-level", "TOLLGATE_LOG_LEVEL", S(log_level),
      TG_OPT_KAFKA | TG_OPT_WORKER | TG_OPT_REDIS, "debug|info|warn|error"},
     {"max-inflight", "TOLLGATE_MAX_INFLIGHT", I(max_inflight), TG_OPT_WORKER,
