@@ -409,32 +409,47 @@ void tg_consumer_commit_sync(tg_worker_t *w)
 /* librdkafka before 2.3.0 aborts in rd_kafka_destroy when a
  * cooperative-sticky member joined but never got its first assignment
  * (confluentinc/librdkafka#4312, fixed by #4381): a SIGTERM during a new
- * worker's first rebalance. Wait (bounded) for that assignment first; the
- * messages it brings are dropped, their offsets are not stored. */
-#define STICKY_FIX_VERSION   0x020300ff
-#define FIRST_ASSIGN_WAIT_MS 15000
+ * worker's first rebalance. Waiting for that assignment is no cure: a
+ * member that left without a LeaveGroup (librdkafka 2.0.2 sends none when
+ * it closes between a failed SyncGroup and its rejoin) holds the group's
+ * rebalance for session.timeout.ms, 45 s. Such a consumer is closed (it
+ * leaves the group) but not destroyed: it holds no message and no offset,
+ * and the process exits without running destructors
+ * (tg_consumer_abandoned, main.c). */
+#define STICKY_FIX_VERSION 0x020300ff
 
-static void wait_first_assignment(tg_worker_t *w)
+static int abandoned;
+
+int tg_consumer_abandoned(void)
 {
-        int64_t end = tg_mono_ms() + FIRST_ASSIGN_WAIT_MS;
-        rd_kafka_message_t *m;
+        return abandoned;
+}
 
-        if (w->ever_assigned || rd_kafka_version() >= STICKY_FIX_VERSION ||
-            !w->cooperative)
-                return;
-        while (!w->ever_assigned && tg_mono_ms() < end)
-                if ((m = rd_kafka_consumer_poll(w->consumer, 100)))
-                        rd_kafka_message_destroy(m);
+static int destroy_would_abort(const tg_worker_t *w)
+{
+        return w->cooperative && !w->ever_assigned &&
+               rd_kafka_version() < STICKY_FIX_VERSION;
 }
 
 void tg_consumer_close(tg_worker_t *w)
 {
         if (!w->consumer)
                 return;
-        wait_first_assignment(w);
         uv_poll_stop(&w->cq_poll);
         rd_kafka_queue_io_event_enable(w->cq, -1, NULL, 0);
         rd_kafka_consumer_close(w->consumer);
+        if (destroy_would_abort(w)) {
+                tg_log(TG_LOG_WARN,
+                       "consumer closed before its first assignment: not "
+                       "destroyed (librdkafka %s < 2.3 would abort, #4312)",
+                       rd_kafka_version_str());
+                abandoned = 1;
+                w->consumer = NULL;
+                w->cq = NULL;
+                close(w->cq_pipe[0]);
+                close(w->cq_pipe[1]);
+                return;
+        }
         /* rd_kafka_destroy waits for every message of the handle to be
          * destroyed, forever: jobs left unfinished (a drain that timed
          * out, a fatal stop) still hold theirs. */

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "worker.h"
@@ -52,5 +53,9 @@ int main(int argc, char **argv)
         tg_log(TG_LOG_INFO, "stopped");
         curl_global_cleanup();
         tg_config_destroy(&conf);
+        if (tg_consumer_abandoned()) {
+                fflush(NULL);
+                _exit(rc);
+        }
         return rc;
 }

@@ -225,6 +225,10 @@ int tg_consumer_start(tg_worker_t *w, char *errstr, size_t size);
 void tg_consumer_drain(tg_worker_t *w);
 void tg_consumer_pause(tg_worker_t *w, int pause);
 void tg_consumer_close(tg_worker_t *w);
+/* 1 when tg_consumer_close left a consumer undestroyed (consumer.c, #4312):
+ * the process must then end with _exit, never run exit's destructors
+ * under librdkafka's still-running threads. */
+int tg_consumer_abandoned(void);
 void tg_consumer_commit_sync(tg_worker_t *w);
 /* Stores a released offset for the auto-commit (idempotent mode). */
 void tg_consumer_store(tg_worker_t *w, int32_t partition, int64_t offset);

@@ -59,3 +59,47 @@ def test_defaults_cooperative_static_opt_in(tmp_path, topics, redis_url,
         for w in (a, b):
             if w:
                 assert w.stop() == 0
+
+
+def librdkafka_version():
+    """The version of the librdkafka the worker is linked with (the
+    system's, not the one bundled in the confluent-kafka wheel)."""
+    import ctypes
+    return ctypes.CDLL("librdkafka.so.1").rd_kafka_version()
+
+
+def test_sigterm_before_first_assignment_exits_cleanly(tmp_path, topics,
+                                                       redis_url,
+                                                       bedrock_endpoint):
+    """A worker stopped while its first rebalance is still held open by
+    another member: librdkafka < 2.3 aborts destroying such a consumer
+    (#4312). The worker exits 0 at once instead (docs/operations.md, "Pod
+    churn"). The rebalance is held by a member that stops answering
+    (SIGSTOP), as a pod frozen on a dying node does."""
+    import signal
+    import time
+    args = ["--bedrock-endpoint", bedrock_endpoint]
+    a = Worker(tmp_path, topics["prefix"], redis_url, name="hold", args=args)
+    b = None
+    try:
+        wait_assigned([a], 4)
+        a.proc.send_signal(signal.SIGSTOP)
+        b = Worker(tmp_path, topics["prefix"], redis_url, name="late",
+                   args=args)
+        deadline = time.monotonic() + 30
+        while "consuming" not in b.text() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(2)  # b's JoinGroup now waits for the stopped member
+        assert "\"assigned " not in b.text(), b.text()[-2000:]
+        started = time.monotonic()
+        rc = b.stop()
+        took = time.monotonic() - started
+        assert rc == 0, b.text()[-3000:]
+        assert took < 10, took
+        old = librdkafka_version() < 0x020300ff
+        assert ("not destroyed" in b.text()) == old, b.text()[-2000:]
+    finally:
+        a.proc.send_signal(signal.SIGCONT)
+        assert a.stop() == 0
+        if b and b.proc.poll() is None:
+            b.stop()
