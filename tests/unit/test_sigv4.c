@@ -31,25 +31,9 @@ typedef struct treq {
         size_t body_len;
 } treq_t;
 
-/* Whole file, NUL-terminated, at most FILE_CAP bytes; NULL if absent. */
 static char *slurp(const char *dir, const char *name, size_t *len)
 {
-        char path[1100];
-        FILE *f;
-        char *buf;
-        size_t n;
-
-        snprintf(path, sizeof(path), "%s/%s", dir, name);
-        if (!(f = fopen(path, "rb")))
-                return NULL;
-        buf = malloc(FILE_CAP + 1);
-        n = buf ? fread(buf, 1, FILE_CAP, f) : 0;
-        fclose(f);
-        if (buf)
-                buf[n] = '\0';
-        if (len)
-                *len = n;
-        return buf;
+        return tg_test_slurp(dir, name, FILE_CAP, len);
 }
 
 /* Cuts the line at *p (LF or CRLF), advances *p past it, returns it. */

@@ -17,19 +17,12 @@
 
 #define CAP 65536
 
+/* The file without its trailing line ends. */
 static char *slurp(const char *dir, const char *name)
 {
-        char path[1100];
-        FILE *f;
-        char *buf;
         size_t n;
+        char *buf = tg_test_slurp(dir, name, CAP, &n);
 
-        snprintf(path, sizeof(path), "%s/%s", dir, name);
-        if (!(f = fopen(path, "rb")))
-                return NULL;
-        buf = calloc(1, CAP + 1);
-        n = buf ? fread(buf, 1, CAP, f) : 0;
-        fclose(f);
         while (buf && n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
                 buf[--n] = '\0';
         return buf;

@@ -7,6 +7,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int tg_test_failures;
@@ -50,6 +51,28 @@ static inline int tg_test_done(const char *name)
         printf("%s: %d checks, %d failed\n", name, tg_test_checks,
                tg_test_failures);
         return tg_test_failures ? 1 : 0;
+}
+
+/* A whole file DIR/NAME, NUL-terminated, at most cap bytes (the rest is
+ * not read); NULL if absent. *len gets the length when len is not NULL.
+ * The caller frees. For the test-suite files of tests that read them. */
+static inline char *tg_test_slurp(const char *dir, const char *name, size_t cap,
+                                  size_t *len)
+{
+        char path[1100];
+        FILE *f;
+        char *buf;
+        size_t n;
+
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+        if (!(f = fopen(path, "rb")))
+                return NULL;
+        buf = (char *)calloc(1, cap + 1);
+        n = buf ? fread(buf, 1, cap, f) : 0;
+        fclose(f);
+        if (len)
+                *len = n;
+        return buf;
 }
 
 #endif
