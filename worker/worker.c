@@ -172,7 +172,11 @@ static int parts_setup(tg_worker_t *w, char *errstr, size_t size)
         w->catalog = tg_catalog_load_file(w->conf->catalog, errstr, size);
         if (!w->catalog)
                 return -1;
-        w->creds = tg_creds_new(NULL, errstr, size);
+        /* STS (web identity, role_arn) in the worker's own region: a
+         * --region given on the command line is not in the environment. */
+        tg_creds_conf_t cc = {.region = w->conf->region};
+
+        w->creds = tg_creds_new(&cc, errstr, size);
         if (!w->creds)
                 return -1;
         if (endpoint_setup(w, errstr, size))
