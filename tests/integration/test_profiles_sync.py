@@ -255,3 +255,53 @@ def test_route_without_model_and_bad_tag(sim, tmp_path):
     assert "routes[1]" in res.stderr and "cannot be a cost allocation tag" \
         in res.stderr
     assert path.read_text() == text
+
+
+def documented_name(alias, model_id, copy_from, match):
+    """docs/operations.md's rule, written again from the text."""
+    import hashlib
+    canon = (f"tollgate-profile-v1\n{model_id}\n{copy_from}\n" +
+             "".join(f"{k}={v}\n" for k, v in sorted(match.items())))
+    readable = re.sub(r"[^A-Za-z0-9]+", "-", "tg-" + alias + "".join(
+        f"-{k}-{v}" for k, v in sorted(match.items())))
+    return (readable[:53].rstrip("-") + "-" +
+            hashlib.sha256(canon.encode()).hexdigest()[:10])
+
+
+def test_names_follow_the_documented_rule(sim, tmp_path):
+    routes = ROUTES + [{"match": {"team": "a very long team name / with "
+                                  "symbols", "zone": "x" * 40},
+                        "model": "nova-lite"}]
+    path = tmp_path / "c.json"
+    path.write_text(SHIPPED.read_text().replace(
+        '"routes": []', '"routes": ' + json.dumps(routes)))
+    cat = json.loads(path.read_text())
+    ids = {m["alias"]: m["modelId"] for m in cat["models"]}
+    got = names_to_create(sync(sim, path, "--dry-run"))
+    want = [documented_name(r["model"], ids[r["model"]], r.get("copyFrom", ""),
+                            r["match"]) for r in routes]
+    assert got == want
+    assert all(len(n) <= 64 and re.fullmatch(r"([0-9a-zA-Z][ _-]?)+", n)
+               for n in got)
+    assert "zone" not in got[3] and len(got[3]) >= 60  # cut at 53 + hash
+
+
+def test_only_the_top_level_routes_value_is_rewritten(sim, tmp_path):
+    """routes first, compact, and look-alikes elsewhere: a "routes" key
+    inside a model and a string holding quotes and brackets."""
+    shipped = json.loads(SHIPPED.read_text())
+    nova = next(m for m in shipped["models"] if m["alias"] == "nova-lite")
+    nova = dict(nova, routes=[], _note='a "routes": [] look-alike } ]')
+    rest = (', "priceVersion": "t-1",\n  "models": [' +
+            json.dumps(nova, indent=4) + ']\n}\n')
+    text = '{"routes":' + json.dumps(ROUTES[:1]) + rest
+    path = tmp_path / "c.json"
+    path.write_text(text)
+    res = sync(sim, path)
+    assert res.returncode == 0, res.stderr
+    after = path.read_text()
+    assert after.startswith('{"routes":[\n')
+    assert after.endswith(rest)
+    cat = json.loads(after)
+    assert ARN_RE.match(cat["routes"][0]["target"])
+    assert cat["models"][0]["routes"] == []
