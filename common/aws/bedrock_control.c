@@ -102,7 +102,7 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *opaque)
 
         if (n > k && n < 1024 && !strncasecmp(data, "x-amzn-ErrorType:", k)) {
                 const char *v = data + k;
-                while (*v == ' ' && v < data + n)
+                while (v < data + n && *v == ' ')
                         v++;
                 while (v + i < data + n && v[i] != ':' && v[i] != '\r' &&
                        v[i] != '\n' && i + 1 < sizeof(r->error_type)) {

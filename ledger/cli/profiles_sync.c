@@ -140,11 +140,12 @@ static int verify(tg_profiles_sync_t *s, const route_t *r, const char *name,
         json_t *p = NULL, *have = NULL, *m;
         char tail[600];
         size_t i;
-        int ok = 1;
+        int ok;
 
         if (tg_bctl_get_profile(s->bctl, arn, &p, &e))
                 return fail_api(r, "GetInferenceProfile", &e);
         snprintf(tail, sizeof(tail), "/%s", r->model_id);
+        ok = json_array_size(json_object_get(p, "models")) > 0;
         json_array_foreach(json_object_get(p, "models"), i, m)
         {
                 const char *ma =

@@ -305,3 +305,40 @@ def test_only_the_top_level_routes_value_is_rewritten(sim, tmp_path):
     cat = json.loads(after)
     assert ARN_RE.match(cat["routes"][0]["target"])
     assert cat["models"][0]["routes"] == []
+
+
+def test_name_taken_by_a_profile_for_another_model(sim, catalog):
+    before = catalog.read_bytes()
+    name = names_to_create(sync(sim, catalog, "--dry-run"))[0]
+    bedrock(sim).create_inference_profile(
+        inferenceProfileName=name,
+        modelSource={"copyFrom": "arn:aws:bedrock:us-east-1::foundation-model/"
+                                 "amazon.nova-pro-v1:0"},
+        tags=[{"key": "costCenter", "value": "sales"}])
+    res = sync(sim, catalog)
+    assert res.returncode == 1
+    assert "a profile for another model" in res.stderr
+    assert catalog.read_bytes() == before
+
+
+def test_bedrock_api_key(tmp_path, catalog):
+    """A Bedrock API key (bearer token) instead of SigV4: the control
+    plane's model lists httpBearerAuth too."""
+    token = "ABSKcHJvZmlsZXMtc3luYy1iZWFyZXI="
+    s = Sim("--bearer-token", token)
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(AWS_BEARER_TOKEN_BEDROCK=token, AWS_REGION="us-east-1",
+                   AWS_CONFIG_FILE=os.devnull,
+                   AWS_SHARED_CREDENTIALS_FILE=os.devnull)
+        res = subprocess.run(
+            [binary("tollgate-ledger"), "profiles", "sync", str(catalog),
+             "--bedrock-control-endpoint", s.url],
+            capture_output=True, text=True, timeout=60, env=env)
+        assert_clean(res.stderr, "tollgate-ledger profiles sync")
+        assert res.returncode == 0, res.stderr
+        assert token not in res.stderr + res.stdout
+        assert all(ARN_RE.match(r["target"])
+                   for r in json.loads(catalog.read_text())["routes"])
+    finally:
+        assert s.stop() == 0
