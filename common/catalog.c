@@ -104,7 +104,12 @@ static int route_load(tg_catalog_t *cat, tg_route_t *r, json_t *o, char *errstr,
             json_object_size(match) > 8)
                 return cat_fail(errstr, size,
                                 "catalog: each route needs match (up to 8 "
-                                "tags) and target"),
+                                "tags) and target%s",
+                                json_is_object(match) && !target
+                                    ? " (`tollgate-ledger profiles sync` "
+                                      "creates its application inference "
+                                      "profile and writes the target)"
+                                    : ""),
                        -1;
         if (model && !(r->model = find_exact(cat, model)))
                 return cat_fail(errstr, size,

@@ -189,5 +189,6 @@ int tg_cmd_release(tg_cli_t *cli, int argc, char **argv);
 int tg_cmd_catalog(tg_cli_t *cli, int argc, char **argv);
 int tg_cmd_msk_token(tg_cli_t *cli, int argc, char **argv);
 int tg_cmd_creds(tg_cli_t *cli, int argc, char **argv);
+int tg_cmd_profiles(tg_cli_t *cli, int argc, char **argv);
 
 #endif

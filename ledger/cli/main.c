@@ -29,6 +29,8 @@ static const char help[] =
     "  msk-token           print a current MSK IAM token (debugging)\n"
     "  creds               which AWS credentials the chain resolves "
     "(no secret)\n"
+    "  profiles sync FILE  application inference profiles for the catalog's "
+    "routes\n"
     "\n"
     "'" TG_CLI_PROG " <command> --help' describes a command.\n"
     "Exit status: 0 ok, 1 failure or difference found, 2 usage error.\n"
@@ -42,7 +44,7 @@ static const struct {
     {"reconcile", tg_cmd_reconcile}, {"rebuild", tg_cmd_rebuild},
     {"report", tg_cmd_report},       {"release", tg_cmd_release},
     {"catalog", tg_cmd_catalog},     {"msk-token", tg_cmd_msk_token},
-    {"creds", tg_cmd_creds},
+    {"creds", tg_cmd_creds},         {"profiles", tg_cmd_profiles},
 };
 
 int main(int argc, char **argv)

@@ -18,6 +18,7 @@
 
 #include "sim_auth.h"
 #include "sim_clock.h"
+#include "sim_control.h"
 #include "sim_errors.h"
 #include "sim_knobs.h"
 #include "sim_options.h"
@@ -97,6 +98,7 @@ typedef struct sim_ctx {
         struct MHD_Daemon *daemon;
         unsigned short port;
         time_t started; /* STS/IMDS credential generations count from it */
+        sim_control_t *control; /* the control plane (sim_control.h) */
 } sim_ctx_t;
 
 /* sim_server.c */

@@ -51,6 +51,8 @@ void sim_admin(sim_ctx_t *ctx, sim_req_t *req)
                                 sim_stats_to_json(&ctx->stats));
         } else if (!strcmp(path, "/_sim/config") && (get || post))
                 admin_config(ctx, req);
+        else if (!strncmp(path, "/_sim/control", 13))
+                sim_control_admin(ctx, req);
         else
                 admin_error(&req->reply, 404, "no such admin endpoint");
 }

@@ -54,7 +54,7 @@ void sim_dispatch(sim_ctx_t *ctx, sim_req_t *req)
                 sim_admin(ctx, req);
                 return;
         }
-        if (sim_aws_handle(ctx, req))
+        if (sim_aws_handle(ctx, req) || sim_control_handle(ctx, req))
                 return;
         sim_knobs_get(&ctx->knobs, &k);
         if (req->body_overflow) {

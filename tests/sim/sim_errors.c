@@ -64,6 +64,10 @@ static const sim_err_info_t sim_errs[SIM_ERR_COUNT] = {
                               NS_CORAL, "Missing Authentication Token"},
     [SIM_ERR_UNKNOWN_OPERATION] = {"UnknownOperationException", 404, NS_CORAL,
                                    NULL},
+    [SIM_ERR_CONFLICT] = {"ConflictException", 400, NS_BEDROCK,
+                          "The request conflicts with the current state."},
+    [SIM_ERR_TOO_MANY_TAGS] = {"TooManyTagsException", 400, NS_BEDROCK,
+                               "Exceeded the maximum number of tags."},
 };
 
 const sim_err_info_t *sim_err_info(sim_err_t err)

@@ -30,6 +30,9 @@ typedef enum sim_err {
         SIM_ERR_INCOMPLETE_SIGNATURE,
         SIM_ERR_MISSING_AUTH,
         SIM_ERR_UNKNOWN_OPERATION,
+        /* The control plane's (sim_control*.c). */
+        SIM_ERR_CONFLICT,
+        SIM_ERR_TOO_MANY_TAGS,
         SIM_ERR_COUNT
 } sim_err_t;
 

@@ -61,10 +61,12 @@ static void ctx_init(sim_ctx_t *ctx)
         ctx->auth.region = opt_or_null(o->region);
         ctx->auth.service = "bedrock";
         ctx->started = time(NULL);
+        ctx->control = sim_control_new();
 }
 
 static void ctx_destroy(sim_ctx_t *ctx)
 {
+        sim_control_destroy(ctx->control);
         sim_stats_destroy(&ctx->stats);
         sim_quota_destroy(&ctx->quota);
         sim_knobs_destroy(&ctx->knobs);
