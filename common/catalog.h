@@ -210,6 +210,11 @@ int tg_model_cache_1h(const tg_model_t *m, tg_tier_t tier);
 int tg_request_check_model(const tg_request_t *req, const tg_model_t *m,
                            char *errstr, size_t errstr_size);
 
+/* The tier a call is billed at: the one Bedrock reported serving it at
+ * when the model has a price for it, else the one asked for. */
+tg_tier_t tg_tier_billed(const tg_model_t *m, tg_tier_t asked, int has_reported,
+                         tg_tier_t reported);
+
 /* The reservation at a tier: tg_cost_bound() for the default tier (its
  * values unchanged), else the largest tg_cost_bound_at() over both scopes,
  * so it bounds the cost through any target. -1 when the tier is not
@@ -220,7 +225,7 @@ int tg_cost_bound_tier(const tg_model_t *m, tg_tier_t tier,
 /* What a call costs, at the tier it was served at and the scope of its
  * target (tg_cost_usage_at); a model loaded without rates (tests) is
  * priced with its `price`. -1 as tg_cost_usage_at. */
-int64_t tg_cost_settle(const tg_model_t *m, tg_tier_t tier,
-                       const char *target, const tg_usage_t *u);
+int64_t tg_cost_settle(const tg_model_t *m, tg_tier_t tier, const char *target,
+                       const tg_usage_t *u);
 
 #endif

@@ -215,8 +215,8 @@ int tg_cost_bound_tier(const tg_model_t *m, tg_tier_t tier,
         return 0;
 }
 
-int64_t tg_cost_settle(const tg_model_t *m, tg_tier_t tier,
-                       const char *target, const tg_usage_t *u)
+int64_t tg_cost_settle(const tg_model_t *m, tg_tier_t tier, const char *target,
+                       const tg_usage_t *u)
 {
         if (tier == TG_TIER_DEFAULT &&
             !m->rates[TG_TIER_DEFAULT][TG_SCOPE_REGIONAL].offered)

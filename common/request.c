@@ -208,7 +208,7 @@ static int parse_cache(tg_request_t *req, size_t i, const char *c,
                             "prompt.messages[%zu].cachePoint: at most %d "
                             "cache points a request",
                             i, TG_CACHE_POINTS_MAX);
-        *out = !ttl ? TG_CACHE_DEFAULT
+        *out = !ttl            ? TG_CACHE_DEFAULT
                : buf[1] == 'm' ? TG_CACHE_5M
                                : TG_CACHE_1H;
         return 0;

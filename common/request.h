@@ -65,7 +65,7 @@ typedef struct tg_params {
         int64_t max_tokens; /* 0 when absent */
         double temperature; /* valid when has_temperature */
         double top_p;
-        int64_t top_k; /* 0 when absent */
+        int64_t top_k;          /* 0 when absent */
         tg_tier_t service_tier; /* valid when has_service_tier */
         unsigned has_temperature : 1;
         unsigned has_top_p : 1;
@@ -83,7 +83,7 @@ typedef struct tg_request {
         tg_params_t params;
         tg_tag_t tags[TG_TAGS_MAX];
         size_t n_tags;
-        size_t text_bytes; /* UTF-8 bytes of all message contents */
+        size_t text_bytes;     /* UTF-8 bytes of all message contents */
         size_t n_cache_points; /* messages with a cache point */
 } tg_request_t;
 

@@ -70,3 +70,14 @@ int tg_request_check_model(const tg_request_t *req, const tg_model_t *m,
         }
         return 0;
 }
+
+tg_tier_t tg_tier_billed(const tg_model_t *m, tg_tier_t asked, int has_reported,
+                         tg_tier_t reported)
+{
+        if (!has_reported || reported == asked)
+                return asked;
+        if (reported == TG_TIER_DEFAULT ||
+            tg_model_rate(m, reported, TG_SCOPE_REGIONAL))
+                return reported;
+        return asked;
+}

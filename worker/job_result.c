@@ -70,7 +70,11 @@ static void succeeded(tg_job_t *j)
         j->has_out = 1;
         j->usage = j->out.usage;
         j->bedrock_latency_ms = j->out.latency_ms;
-        j->cost_nano = tg_cost_usage(&j->res.model->price, &j->usage);
+        j->cost_nano =
+            tg_cost_settle(j->res.model,
+                           tg_tier_billed(j->res.model, j->tier.tier,
+                                          j->out.has_tier, j->out.tier),
+                           j->res.target, &j->usage);
         j->status = TG_STATUS_COMPLETED;
         tg_gate_leave(j, 0);
         tg_job_finish(j);

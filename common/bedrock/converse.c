@@ -239,8 +239,8 @@ char *tg_converse_build_opts(const tg_request_t *req, const tg_model_t *model,
                 guess += req->messages[i].content_len + 48;
         o.ttl_ok = tg_model_cache_1h(model, o.tier);
         for (size_t i = 0; i < req->n_tags; i++)
-                guess += strlen(req->tags[i].key) +
-                         strlen(req->tags[i].value) + 8;
+                guess +=
+                    strlen(req->tags[i].key) + strlen(req->tags[i].value) + 8;
         tg_jsonw_init(&w, guess, TG_CONVERSE_REQUEST_MAX, 0);
         tg_jsonw_obj_open(&w);
         write_system(&w, req, &o);

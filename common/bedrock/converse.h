@@ -69,8 +69,8 @@ char *tg_converse_build_opts(const tg_request_t *req, const tg_model_t *model,
 struct tg_jsonw;
 void tg_converse_write_metadata(struct tg_jsonw *w, const tg_request_t *req,
                                 const char *request_id);
-#define TG_CONVERSE_METADATA_MAX   16
-#define TG_CONVERSE_METADATA_LEN   256
+#define TG_CONVERSE_METADATA_MAX 16
+#define TG_CONVERSE_METADATA_LEN 256
 
 typedef struct tg_converse_result {
         char *text;      /* owned: the text blocks concatenated, NUL ended */
@@ -82,7 +82,7 @@ typedef struct tg_converse_result {
         tg_tier_t tier;
         int has_tier;
         char tier_name[16]; /* as Bedrock said it (printable), "" if none */
-        int64_t latency_ms;   /* Bedrock's metrics.latencyMs, 0 if absent */
+        int64_t latency_ms; /* Bedrock's metrics.latencyMs, 0 if absent */
 } tg_converse_result_t;
 
 /* Parses a Converse response body of `len` bytes (need not be

@@ -17,8 +17,8 @@
 static int meta_char(unsigned char c)
 {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-               (c >= '0' && c <= '9') || (c && strchr(" \t\n\v\f\r:_@$#=/+,-.",
-                                                      c));
+               (c >= '0' && c <= '9') ||
+               (c && strchr(" \t\n\v\f\r:_@$#=/+,-.", c));
 }
 
 static int meta_ok(const char *s, size_t min)

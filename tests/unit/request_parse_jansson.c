@@ -161,11 +161,10 @@ static int oq_parse_message(oq_request_t *req, size_t i, json_t *m,
                                "non-empty string",
                                i);
         if (json_object_size(m) != (json_object_get(m, "cachePoint") ? 3u : 2u))
-                return oq_fail(
-                    errstr, size,
-                    "prompt.messages[%zu]: only role, content and "
-                    "cachePoint are allowed",
-                    i);
+                return oq_fail(errstr, size,
+                               "prompt.messages[%zu]: only role, content and "
+                               "cachePoint are allowed",
+                               i);
         if (json_object_get(m, "cachePoint") &&
             oq_parse_cache(req, i, json_object_get(m, "cachePoint"),
                            &msg->cache, errstr, size))
