@@ -1,0 +1,133 @@
+"""A budget that degrades instead of rejecting (docs/operations.md, "Service
+tiers, prompt caching and request metadata"), on the real stack: requests
+go at the default tier until the budget's spend reaches 80 % of its limit,
+then at flex (reserved and priced at flex), and only when even flex does
+not fit are they rejected; nothing passes the limit, the ledger equals the
+usage events and `tollgate-ledger reconcile` passes. Requests go one at a
+time, so the spend each one was admitted against is known exactly."""
+
+import json
+import math
+import time
+import uuid
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+
+from tgstack import Worker, ledger, produce, request, wait_assigned
+
+# nova-pro in worker/catalog.json, nano-USD per 1M tokens
+PRICES = {"default": (800_000_000, 3_200_000_000),
+          "flex": (400_000_000, 1_600_000_000)}
+
+
+def cost(tier, u):
+    pin, pout = PRICES[tier]
+    return (math.ceil(u["inputTokens"] * pin / 10**6) +
+            math.ceil(u["outputTokens"] * pout / 10**6))
+
+
+class Reader:
+    """Reads the usage topic as events arrive (one consumer, kept)."""
+
+    def __init__(self, brokers, topic):
+        self.c = Consumer({"bootstrap.servers": brokers,
+                           "group.id": f"tgtest-{uuid.uuid4().hex}",
+                           "enable.auto.commit": False,
+                           "isolation.level": "read_committed"})
+        parts = self.c.list_topics(topic, timeout=30).topics[topic].partitions
+        self.c.assign([TopicPartition(topic, p, OFFSET_BEGINNING)
+                       for p in parts])
+        self.seen = {}
+
+    def wait(self, rid, timeout=60):
+        deadline = time.monotonic() + timeout
+        while rid not in self.seen and time.monotonic() < deadline:
+            m = self.c.poll(0.1)
+            if m is not None and not m.error():
+                v = json.loads(m.value())
+                self.seen[v["requestId"]] = v
+        assert rid in self.seen, f"no usage event for {rid}"
+        return self.seen[rid]
+
+
+def usd(nano):
+    return f"{nano // 10**9}.{nano % 10**9:09d}"
+
+
+def test_budget_degrades_to_flex_then_rejects(tmp_path, brokers, topics,
+                                              ledger_redis):
+    ledger(ledger_redis, "budget", "set", "deg", "--selector",
+           "costCenter=deg", "--period", "day", "--limit-usd", "1",
+           "--degrade-at", "80", "--degrade-tier", "flex")
+    w = Worker(tmp_path, topics["prefix"], ledger_redis)
+    reader = Reader(brokers, topics["usage"])
+    runs = []
+    try:
+        wait_assigned([w], 4)
+        # Bad input first: nothing reserved, nothing charged, no call.
+        bad_tier = request("bad-tier", "deg", model="nova-lite")
+        bad_tier["prompt"]["parameters"]["service_tier"] = "priority"
+        bad_cache = request("bad-cache", "deg", model="llama3-8b")
+        bad_cache["prompt"]["messages"][0]["cachePoint"] = {}
+        produce(brokers, topics["requests"],
+                [("bad-tier", bad_tier), ("bad-cache", bad_cache)])
+        for rid, field in (("bad-tier", "prompt.parameters.service_tier"),
+                           ("bad-cache", "prompt.messages[0].cachePoint")):
+            u = reader.wait(rid)
+            assert u["decision"] == "invalid", u
+            assert u["reason"].startswith(f"invalid: {field}: "), u
+            assert u["costNanoUsd"] == 0 and u["reservedNanoUsd"] == 0
+        # The first request prices the limit: 10 of it, so the mark (80 %)
+        # comes after 8 at the default tier and flex fits a few more.
+        def send(i):
+            rid = f"d-{i}"
+            produce(brokers, topics["requests"], [(rid, request(
+                rid, "deg", model="nova-pro", max_tokens=40))])
+            return reader.wait(rid)
+        first = send(0)
+        assert first["decision"] == "approved", first
+        limit = 10 * first["costNanoUsd"]
+        ledger(ledger_redis, "budget", "set", "deg", "--limit-usd",
+               usd(limit))
+        spent = first["costNanoUsd"]
+        runs.append((0, first))
+        for i in range(1, 40):
+            u = send(i)
+            runs.append((spent, u))
+            if u["decision"] == "approved":
+                spent += u["costNanoUsd"]
+            elif sum(r["decision"] == "rejected_budget" for _, r in runs) >= 2:
+                break
+    finally:
+        assert w.stop() == 0
+    tiers = {"default": 0, "flex": 0, "rejected": 0}
+    for before, u in runs:
+        if u["decision"] == "rejected_budget":
+            # only once flex too no longer fits
+            assert before * 100 >= 80 * limit, (before, u)
+            assert u["reason"] == "budget_exceeded:deg", u
+            assert u["costNanoUsd"] == 0
+            tiers["rejected"] += 1
+            continue
+        assert u["decision"] == "approved", u
+        if before * 100 >= 80 * limit:
+            assert u["serviceTier"] == "flex", (before, u)
+            assert u["degraded"] == {"budgetId": "deg", "fromTier": "default",
+                                     "toTier": "flex"}, u
+        else:
+            assert u["serviceTier"] == "default", (before, u)
+            assert "degraded" not in u, u
+        assert u["costNanoUsd"] == cost(u["serviceTier"], u), u
+        assert u["costNanoUsd"] <= u["reservedNanoUsd"], u
+        tiers[u["serviceTier"]] += 1
+    assert tiers["default"] >= 5 and tiers["flex"] >= 2, tiers
+    assert tiers["rejected"] >= 1, tiers
+    # none passed the limit; the ledger equals the usage events
+    assert spent <= limit
+    st = {b["id"]: b for b in json.loads(
+        ledger(ledger_redis, "status", "--json").stdout)}
+    assert st["deg"]["spentNanoUsd"] == spent
+    assert st["deg"]["reservedNanoUsd"] == 0
+    res = ledger(ledger_redis, "reconcile", brokers=brokers,
+                 usage_topic=topics["usage"], check=False)
+    assert res.returncode == 0, res.stdout + res.stderr
