@@ -55,7 +55,7 @@ int sim_validate_cache_point(json_t *cp, const char *where, sim_prompt_t *p,
         snprintf(path, sizeof(path), "%s.member.cachePoint.ttl", where);
         if (ttl && (!l || (strcmp(l, "5m") && strcmp(l, "1h"))))
                 return enum_fail(reply, l, path, "5m, 1h");
-        if (p->n_points == SIM_CACHE_POINTS_MAX) {
+        if (p->n_points >= SIM_CACHE_POINTS_MAX) {
                 sim_reply_errorf(reply, SIM_ERR_VALIDATION,
                                  "A maximum of %d cachePoint blocks is "
                                  "supported in a request.",
