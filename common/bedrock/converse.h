@@ -97,6 +97,16 @@ typedef struct tg_converse_result {
 int tg_converse_parse(const char *body, size_t len, tg_converse_result_t *out,
                       char *errstr, size_t errstr_size);
 
+/* What the call costs (docs/operations.md, "Service tiers, prompt caching
+ * and request metadata"): its usage at the tier Bedrock reports serving it
+ * at (tg_tier_billed: the one asked for when it reports none we price) and
+ * the scope of the target. Returns 0 with *cost, or -1 with errstr when the
+ * usage cannot be priced: 1-hour cache writes on a model with no 1-hour
+ * price at that tier (settlement does not guess a rate). */
+int tg_converse_price(const tg_converse_result_t *r, const tg_model_t *m,
+                      tg_tier_t asked, const char *target, int64_t *cost,
+                      char *errstr, size_t errstr_size);
+
 /* Frees what tg_converse_parse put in r and zeroes it. NULL is fine. */
 void tg_converse_result_free(tg_converse_result_t *r);
 

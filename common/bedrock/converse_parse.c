@@ -59,16 +59,19 @@ static int parse_cache_details(const char *end, const char *d, tg_usage_t *u,
         for (const char *e = tg_jsonr_first(d, end); e;
              e = tg_jsonr_next(e, end), i++) {
                 const char *ttl = tg_jsonr_get(e, end, "ttl");
-                char t[8];
+                char t[64]; /* a raw ttl this long unescapes to 11+ */
                 size_t tl = 0;
 
-                if (*e != '{' || !ttl || *ttl != '"' ||
-                    tg_jsonr_raw_len(ttl, end) >= sizeof(t))
+                if (*e == '{' && ttl && *ttl == '"' &&
+                    tg_jsonr_raw_len(ttl, end) < sizeof(t))
+                        tl = tg_jsonr_str(ttl, end, t);
+                else
+                        tl = sizeof(t);
+                if (tl >= 8)
                         return tg_errf(errstr, size,
                                        "usage.cacheDetails[%zu]: needs a ttl "
                                        "of 5m or 1h",
                                        i);
-                tl = tg_jsonr_str(ttl, end, t);
                 t[tl] = '\0';
                 if (strcmp(t, "5m") != 0 && strcmp(t, "1h") != 0)
                         return tg_errf(errstr, size,
