@@ -131,3 +131,22 @@ def test_budget_degrades_to_flex_then_rejects(tmp_path, brokers, topics,
     res = ledger(ledger_redis, "reconcile", brokers=brokers,
                  usage_topic=topics["usage"], check=False)
     assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_degrade_options_stored_and_refused(ledger_redis):
+    import redis
+    r = redis.Redis.from_url(ledger_redis, decode_responses=True)
+    ledger(ledger_redis, "budget", "set", "d1", "--selector", "none",
+           "--period", "month", "--limit-usd", "5", "--degrade-at", "80")
+    d = json.loads(r.hget("tg:{tg}:budgets", "d1"))
+    assert (d["degradeAt"], d["degradeTier"]) == (80, "flex")
+    for args, words in (
+            (["--degrade-at", "101"], "not a percentage 1-100"),
+            (["--degrade-tier", "turbo"], "not flex, default or priority"),
+            (["--limit-usd", "none", "--limit-tokens", "100"],
+             "it needs a USD limit")):
+        res = ledger(ledger_redis, "budget", "set", "d1", *args, check=False)
+        assert res.returncode != 0 and words in res.stderr, res.stderr
+    ledger(ledger_redis, "budget", "set", "d1", "--degrade-at", "none")
+    d = json.loads(r.hget("tg:{tg}:budgets", "d1"))
+    assert "degradeAt" not in d and "degradeTier" not in d
