@@ -150,3 +150,50 @@ def test_degrade_options_stored_and_refused(ledger_redis):
     ledger(ledger_redis, "budget", "set", "d1", "--degrade-at", "none")
     d = json.loads(r.hget("tg:{tg}:budgets", "d1"))
     assert "degradeAt" not in d and "degradeTier" not in d
+
+
+def test_admit_script_degrades_atomically(ledger_redis):
+    """admit.lua itself, called as the worker calls it with the degrade
+    arguments: below the mark the request keeps its tier and bound; at it
+    the flex bound is reserved; when even that does not fit, rejected; a
+    resume gets the tier back."""
+    import pathlib
+
+    import redis
+    r = redis.Redis.from_url(ledger_redis, decode_responses=True)
+    lua = (pathlib.Path(__file__).resolve().parents[2] /
+           "ledger/lua/admit.lua").read_text()
+    sha = r.script_load(lua)
+    P, b = "tg:{tg}:", "tg:{tg}:b:deg:2026-12-02"
+    r.set(P + "budgets:version", "1")
+
+    def admit(rid, res=1000, dres=400, worker="w1", now=1000):
+        keys = [P + "budgets:version", P + "req:" + rid, P + "leases", b,
+                P + "rate:deg:0"]
+        args = ["1", worker, str(now), "60000", str(res), "10", "3600", rid,
+                "deg", "10000", "-1", "0", "0",
+                "default", "80", "flex", str(dres)]
+        return r.evalsha(sha, len(keys), *keys, *args)
+
+    assert admit("a") == ["ok", "0", "default", "", "1000"]
+    assert r.hget(b, "reserved") == "1000"
+    r.hset(b, mapping={"spent": "7999", "reserved": "0"})
+    assert admit("b")[2:] == ["default", "", "1000"]  # 79.99 %: not yet
+    r.hset(b, mapping={"spent": "8000", "reserved": "0"})
+    assert admit("c") == ["ok", "8000", "flex", "deg", "400"]
+    assert r.hget(b, "reserved") == "400"
+    assert r.hmget(P + "req:c", "tier", "degradedBy", "resNano") == [
+        "flex", "deg", "400"]
+    # a dead worker's reservation resumes at its tier
+    assert admit("c", worker="w2", now=10**9) == [
+        "resume", b, "400", "10", "flex", "deg"]
+    # a flex bound that is not cheaper, or not offered, does not move it
+    r.hset(b, "reserved", "0")
+    assert admit("d", dres=1000)[2:] == ["default", "", "1000"]
+    r.hset(b, "reserved", "0")
+    assert admit("e", dres=-1)[2:] == ["default", "", "1000"]
+    # even flex no longer fits: rejected, nothing reserved
+    r.hset(b, mapping={"spent": "9700", "reserved": "0"})
+    assert admit("f")[:2] == ["rejected", "deg"]
+    assert r.hget(b, "reserved") == "0"
+    assert not r.exists(P + "req:f")
