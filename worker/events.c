@@ -185,6 +185,8 @@ static void usage_tokens(tg_jsonw_t *o, const tg_job_t *j)
  * moved the request to a cheaper tier (docs/usage-events.md). */
 static void tier_json(tg_jsonw_t *o, const tg_job_t *j)
 {
+        tg_jsonw_t *d = o; /* the degraded object's members */
+
         if (j->has_out && j->out.tier_name[0])
                 tg_jsonw_kstr(o, "serviceTier", j->out.tier_name);
         else if (j->tier.send)
@@ -192,11 +194,11 @@ static void tier_json(tg_jsonw_t *o, const tg_job_t *j)
         if (!j->tier.by[0])
                 return;
         tg_jsonw_key(o, "degraded");
-        tg_jsonw_obj_open(o);
-        tg_jsonw_kstr(o, "budgetId", j->tier.by);
-        tg_jsonw_kstr(o, "fromTier", tg_tier_name(j->tier.asked));
-        tg_jsonw_kstr(o, "toTier", tg_tier_name(j->tier.tier));
-        tg_jsonw_obj_close(o);
+        tg_jsonw_obj_open(d);
+        tg_jsonw_kstr(d, "budgetId", j->tier.by);
+        tg_jsonw_kstr(d, "fromTier", tg_tier_name(j->tier.asked));
+        tg_jsonw_kstr(d, "toTier", tg_tier_name(j->tier.tier));
+        tg_jsonw_obj_close(d);
 }
 
 char *tg_events_usage(tg_job_t *j)
