@@ -32,15 +32,6 @@ typedef struct tg_price {
         int64_t cache_write_1h; /* nano-USD per 1M cache writes, 1 h TTL */
 } tg_price_t;
 
-/* Bedrock service tiers (docs/operations.md, "Prices"). "reserved" is
- * capacity bought per month, not priced per token, so it is not here. */
-typedef enum tg_tier {
-        TG_TIER_DEFAULT = 0, /* Bedrock's "default" (the Standard tier) */
-        TG_TIER_PRIORITY,
-        TG_TIER_FLEX,
-        TG_TIER_N,
-} tg_tier_t;
-
 /* Where a call runs: in-region and geographic cross-region profiles
  * (us., eu., apac., ...) are billed at the regional rate, global. profiles
  * at the global one (about 10 % cheaper for newer Claude models). */
@@ -195,5 +186,46 @@ int64_t tg_cost_usage_at(const tg_model_t *m, tg_tier_t tier, tg_scope_t scope,
  * at the default tier for any target. */
 int tg_cost_bound_at(const tg_model_t *m, tg_tier_t tier, tg_scope_t scope,
                      const tg_request_t *req, tg_bound_t *out);
+
+/* ---- A request at a tier (request_check.c, cost.c; docs/operations.md,
+ * "Service tiers, prompt caching and request metadata"). Pure functions:
+ * any thread. ---- */
+
+/* The tier a request asks for: its service_tier, else the default. */
+tg_tier_t tg_request_tier(const tg_request_t *req);
+
+/* Whether the model takes cache points: the catalog says so
+ * (promptCaching), or, in a catalog that does not say, it prices cache
+ * writes. */
+int tg_model_caches(const tg_model_t *m);
+
+/* Whether the model has a separate 1-hour cache-write price at a tier
+ * (then Converse's cachePoint may carry ttl). */
+int tg_model_cache_1h(const tg_model_t *m, tg_tier_t tier);
+
+/* The request against its model: the tier it asks for is offered, a cache
+ * point only on a model with prompt caching, a 1-hour one only where that
+ * has a price. Returns 0, or -1 with errstr naming the field and rule (the
+ * request is `invalid`: no Bedrock call, nothing charged). */
+int tg_request_check_model(const tg_request_t *req, const tg_model_t *m,
+                           char *errstr, size_t errstr_size);
+
+/* The tier a call is billed at: the one Bedrock reported serving it at
+ * when the model has a price for it, else the one asked for. */
+tg_tier_t tg_tier_billed(const tg_model_t *m, tg_tier_t asked, int has_reported,
+                         tg_tier_t reported);
+
+/* The reservation at a tier: tg_cost_bound() for the default tier (its
+ * values unchanged), else the largest tg_cost_bound_at() over both scopes,
+ * so it bounds the cost through any target. -1 when the tier is not
+ * offered or on overflow. */
+int tg_cost_bound_tier(const tg_model_t *m, tg_tier_t tier,
+                       const tg_request_t *req, tg_bound_t *out);
+
+/* What a call costs, at the tier it was served at and the scope of its
+ * target (tg_cost_usage_at); a model loaded without rates (tests) is
+ * priced with its `price`. -1 as tg_cost_usage_at. */
+int64_t tg_cost_settle(const tg_model_t *m, tg_tier_t tier, const char *target,
+                       const tg_usage_t *u);
 
 #endif

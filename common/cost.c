@@ -199,3 +199,27 @@ int64_t tg_cost_usage_at(const tg_model_t *m, tg_tier_t tier, tg_scope_t scope,
         return tg_cost_usage(
             tg_cost_is_long_context(m, u) ? &r->long_context : &r->base, u);
 }
+
+int tg_cost_bound_tier(const tg_model_t *m, tg_tier_t tier,
+                       const tg_request_t *req, tg_bound_t *out)
+{
+        tg_bound_t g;
+
+        if (tier == TG_TIER_DEFAULT)
+                return tg_cost_bound(m, req, out);
+        if (tg_cost_bound_at(m, tier, TG_SCOPE_REGIONAL, req, out) ||
+            tg_cost_bound_at(m, tier, TG_SCOPE_GLOBAL, req, &g))
+                return -1;
+        if (g.cost_nano > out->cost_nano)
+                *out = g;
+        return 0;
+}
+
+int64_t tg_cost_settle(const tg_model_t *m, tg_tier_t tier, const char *target,
+                       const tg_usage_t *u)
+{
+        if (tier == TG_TIER_DEFAULT &&
+            !m->rates[TG_TIER_DEFAULT][TG_SCOPE_REGIONAL].offered)
+                return tg_cost_usage(&m->price, u);
+        return tg_cost_usage_at(m, tier, tg_scope_of_target(target), u);
+}

@@ -182,14 +182,46 @@ static int parse_role(const char *s, const char *end, tg_role_t *out)
         return -1;
 }
 
+/* A message's optional cache point: {} or {"ttl": "5m" | "1h"}, the
+ * shape of Converse's cachePoint block without its one-value "type". */
+static int parse_cache(tg_request_t *req, size_t i, const char *c,
+                       const char *end, tg_cache_ttl_t *out, char *errstr,
+                       size_t size)
+{
+        const char *ttl = tg_jsonr_get(c, end, "ttl");
+        char buf[16];
+        size_t n = 0;
+
+        if (*c == '{' && ttl && *ttl == '"' &&
+            tg_jsonr_raw_len(ttl, end) < sizeof(buf))
+                n = tg_jsonr_str(ttl, end, buf);
+        buf[n] = '\0';
+        if (*c != '{' || members(c, end) != (ttl ? 1u : 0u) ||
+            (ttl && strcmp(buf, "5m") != 0 && strcmp(buf, "1h") != 0))
+                return fail(errstr, size,
+                            "prompt.messages[%zu].cachePoint: must be an "
+                            "object with an optional ttl of \"5m\" or "
+                            "\"1h\"",
+                            i);
+        if (++req->n_cache_points > TG_CACHE_POINTS_MAX)
+                return fail(errstr, size,
+                            "prompt.messages[%zu].cachePoint: at most %d "
+                            "cache points a request",
+                            i, TG_CACHE_POINTS_MAX);
+        *out = !ttl            ? TG_CACHE_DEFAULT
+               : buf[1] == 'm' ? TG_CACHE_5M
+                               : TG_CACHE_1H;
+        return 0;
+}
+
 static int parse_message(tg_request_t *req, size_t i, const char *m,
                          const char *end, char *errstr, size_t size)
 {
-        static const char *const keys[] = {"role", "content"};
-        const char *v[2];
+        static const char *const keys[] = {"role", "content", "cachePoint"};
+        const char *v[3];
         tg_message_t *msg = &req->messages[i];
 
-        tg_jsonr_fields(m, end, keys, 2, v);
+        tg_jsonr_fields(m, end, keys, 3, v);
         if (*m != '{')
                 return fail(errstr, size,
                             "prompt.messages[%zu]: must be an object", i);
@@ -203,11 +235,13 @@ static int parse_message(tg_request_t *req, size_t i, const char *m,
                             "prompt.messages[%zu].content: required, a "
                             "non-empty string",
                             i);
-        if (members(m, end) != 2)
+        if (members(m, end) != (v[2] ? 3u : 2u))
                 return fail(errstr, size,
-                            "prompt.messages[%zu]: only role and content are "
-                            "allowed",
+                            "prompt.messages[%zu]: only role, content and "
+                            "cachePoint are allowed",
                             i);
+        if (v[2] && parse_cache(req, i, v[2], end, &msg->cache, errstr, size))
+                return -1;
         msg->content = keep(req, v[1], end, &msg->content_len);
         if (!msg->content)
                 return fail(errstr, size, "out of memory");
@@ -310,6 +344,30 @@ static int get_unit(const char *v, const char *end, const char *name,
         return 0;
 }
 
+/* Bedrock's wire names of the tiers tollgate prices (ServiceTierType in
+ * botocore's bedrock-runtime model, less "reserved"). */
+static int get_tier(const char *v, const char *end, tg_params_t *p,
+                    char *errstr, size_t size)
+{
+        static const char *const names[TG_TIER_N] = {"default", "priority",
+                                                     "flex"};
+        char buf[16];
+        size_t n = 0;
+
+        if (v && *v == '"' && tg_jsonr_raw_len(v, end) < sizeof(buf))
+                n = tg_jsonr_str(v, end, buf);
+        buf[n] = '\0';
+        for (int i = 0; n && i < TG_TIER_N; i++)
+                if (strcmp(buf, names[i]) == 0) {
+                        p->service_tier = (tg_tier_t)i;
+                        p->has_service_tier = 1;
+                        return 0;
+                }
+        return fail(errstr, size,
+                    "prompt.parameters.service_tier: must be one of "
+                    "priority, default, flex");
+}
+
 static int parse_param(tg_request_t *req, const char *key, const char *v,
                        const char *end, char *errstr, size_t size)
 {
@@ -328,9 +386,11 @@ static int parse_param(tg_request_t *req, const char *key, const char *v,
                 p->has_top_p = 1;
                 return get_unit(v, end, key, &p->top_p, errstr, size);
         }
+        if (strcmp(key, "service_tier") == 0)
+                return get_tier(v, end, p, errstr, size);
         return fail(errstr, size,
                     "prompt.parameters.%.64s: unknown parameter (allowed: "
-                    "max_tokens, temperature, top_p, top_k)",
+                    "max_tokens, temperature, top_p, top_k, service_tier)",
                     key);
 }
 

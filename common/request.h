@@ -19,6 +19,29 @@
 #define TG_MODEL_MAX            2048
 #define TG_JSON_DEPTH_MAX       32
 #define TG_REQUEST_SIZE_DEFAULT (1024 * 1024)
+/* Converse takes at most 4 cache checkpoints a request (Anthropic's
+ * limit, the strictest of the models with prompt caching). */
+#define TG_CACHE_POINTS_MAX 4
+
+/* Bedrock service tiers (docs/operations.md, "Service tiers, prompt
+ * caching and request metadata"). "reserved" is capacity bought per
+ * month, not priced per token, so it is not here. */
+typedef enum tg_tier {
+        TG_TIER_DEFAULT = 0, /* Bedrock's "default" (the Standard tier) */
+        TG_TIER_PRIORITY,
+        TG_TIER_FLEX,
+        TG_TIER_N,
+} tg_tier_t;
+
+/* A cache point after a message (Converse's cachePoint block): none, or
+ * with the time to live asked for (TG_CACHE_DEFAULT: none given, which
+ * Bedrock takes as 5 minutes). */
+typedef enum tg_cache_ttl {
+        TG_CACHE_NONE = 0,
+        TG_CACHE_DEFAULT,
+        TG_CACHE_5M,
+        TG_CACHE_1H,
+} tg_cache_ttl_t;
 
 typedef enum tg_role {
         TG_ROLE_SYSTEM,
@@ -30,6 +53,7 @@ typedef struct tg_message {
         tg_role_t role;
         const char *content;
         size_t content_len;
+        tg_cache_ttl_t cache; /* a cache point after this content */
 } tg_message_t;
 
 typedef struct tg_tag {
@@ -41,9 +65,11 @@ typedef struct tg_params {
         int64_t max_tokens; /* 0 when absent */
         double temperature; /* valid when has_temperature */
         double top_p;
-        int64_t top_k; /* 0 when absent */
+        int64_t top_k;          /* 0 when absent */
+        tg_tier_t service_tier; /* valid when has_service_tier */
         unsigned has_temperature : 1;
         unsigned has_top_p : 1;
+        unsigned has_service_tier : 1;
 } tg_params_t;
 
 typedef struct tg_request {
@@ -57,7 +83,8 @@ typedef struct tg_request {
         tg_params_t params;
         tg_tag_t tags[TG_TAGS_MAX];
         size_t n_tags;
-        size_t text_bytes; /* UTF-8 bytes of all message contents */
+        size_t text_bytes;     /* UTF-8 bytes of all message contents */
+        size_t n_cache_points; /* messages with a cache point */
 } tg_request_t;
 
 typedef enum tg_parse_result {

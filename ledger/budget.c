@@ -26,6 +26,7 @@ void tg_budget_init(tg_budget_t *b)
         b->limit_tokens = -1;
         memcpy(b->thresholds, dflt, sizeof(dflt));
         b->n_thresholds = 3;
+        b->degrade_tier = TG_TIER_FLEX; /* the cheaper tier, when degrading */
 }
 
 void tg_budget_clear(tg_budget_t *b)
@@ -105,6 +106,19 @@ int tg_budget_validate(const tg_budget_t *b, char *errstr, size_t errstr_size)
         if (b->rpm < 0 || b->tpm < 0)
                 return fail(errstr, errstr_size,
                             "budget %s: rpm and tpm cannot be negative", b->id);
+        if (b->degrade_at < 0 || b->degrade_at > 100)
+                return fail(errstr, errstr_size,
+                            "budget %s: degradeAt must be a percentage 1-100 "
+                            "(0 = never)",
+                            b->id);
+        if (b->degrade_at > 0 && b->limit_nano < 0)
+                return fail(errstr, errstr_size,
+                            "budget %s: degrading changes the price, not the "
+                            "tokens: it needs a USD limit",
+                            b->id);
+        if ((unsigned)b->degrade_tier >= TG_TIER_N)
+                return fail(errstr, errstr_size, "budget %s: bad degradeTier",
+                            b->id);
         if ((unsigned)b->period > TG_PERIOD_TOTAL)
                 return fail(errstr, errstr_size, "budget %s: bad period",
                             b->id);

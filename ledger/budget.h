@@ -37,6 +37,12 @@ typedef struct tg_budget {
         int64_t rpm;         /* requests per minute, 0 = none */
         int64_t tpm;         /* tokens per minute, 0 = none */
         int on_exceed_defer; /* 1: defer over-budget requests, 0: reject */
+        /* Degrade instead of reject (docs/operations.md, "Service tiers,
+         * prompt caching and request metadata"): once spent reaches
+         * degrade_at percent of limit_nano, matching requests go at
+         * degrade_tier. 0 = never. */
+        int degrade_at;
+        tg_tier_t degrade_tier;
 } tg_budget_t;
 
 /* An empty budget: no selector, month, no limits, thresholds 50/80/100,
@@ -66,6 +72,32 @@ int tg_budget_from_json(const char *json, size_t len, tg_budget_t *out,
 
 /* The compact JSON form (keys.h), malloc'd; NULL on out-of-memory. */
 char *tg_budget_to_json(const tg_budget_t *b);
+
+/* ---- Degrade instead of reject (budget_degrade.c; admit.lua decides) ---- */
+
+/* The tier a request goes at, as admission settled it. Owned by the job;
+ * loop thread only, like the job. */
+typedef struct tg_tier_pick {
+        tg_tier_t asked; /* the request's service_tier, else default */
+        tg_tier_t tier;  /* reserved at, and asked of Bedrock */
+        int send;        /* send serviceTier: asked for, or degraded */
+        char by[TG_BUDGET_ID_MAX + 1]; /* the budget that degraded it, "" */
+} tg_tier_pick_t;
+
+void tg_tier_pick_init(tg_tier_pick_t *p, const tg_request_t *req);
+
+/* The bound admit.lua may move a request to for a budget that degrades
+ * at `degrade_at` % to tier `to`: tg_cost_bound_tier() at `to`, or -1
+ * when the budget never degrades, the model does not offer `to`, or it is
+ * not cheaper than res_nano (the bound at the request's own tier). */
+struct tg_model;
+int64_t tg_degrade_bound(const struct tg_model *m, const tg_request_t *req,
+                         int degrade_at, tg_tier_t to, int64_t res_nano);
+
+/* What admit.lua said: the tier name and the degrading budget of its
+ * "ok" reply (or of a resumed record; "" tier = the request's own).
+ * Returns 0, or -1 when the tier is not one we know (p unchanged). */
+int tg_tier_pick_take(tg_tier_pick_t *p, const char *tier, const char *by);
 
 /* 1 when every selector pair is among tags with an equal value (so an
  * empty selector always matches), else 0. */

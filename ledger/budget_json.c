@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "catalog.h"
+
 __attribute__((format(printf, 3, 4))) static int fail(char *errstr, size_t size,
                                                       const char *fmt, ...)
 {
@@ -127,6 +129,28 @@ static int get_on_exceed(json_t *o, tg_budget_t *b, char *errstr, size_t size)
         return 0;
 }
 
+/* "degradeAt": percent, "degradeTier": a tier name; both absent in
+ * budgets that never degrade (and in those older CLIs wrote). */
+static int get_degrade(json_t *o, tg_budget_t *b, char *errstr, size_t size)
+{
+        json_t *t = json_object_get(o, "degradeTier");
+        int64_t at;
+
+        if (get_int(o, "degradeAt", 0, &at, errstr, size))
+                return -1;
+        if (at > 100)
+                return fail(errstr, size,
+                            "budget JSON: degradeAt must be 1-100 (0 = "
+                            "never)");
+        b->degrade_at = (int)at;
+        if (t && (!json_is_string(t) ||
+                  tg_tier_parse(json_string_value(t), &b->degrade_tier)))
+                return fail(errstr, size,
+                            "budget JSON: degradeTier must be \"priority\", "
+                            "\"default\" or \"flex\"");
+        return 0;
+}
+
 static int get_fields(json_t *o, tg_budget_t *b, char *errstr, size_t size)
 {
         if (get_id(o, b, errstr, size) || get_selector(o, b, errstr, size) ||
@@ -137,7 +161,8 @@ static int get_fields(json_t *o, tg_budget_t *b, char *errstr, size_t size)
         if (get_int(o, "limitNanoUsd", -1, &b->limit_nano, errstr, size) ||
             get_int(o, "limitTokens", -1, &b->limit_tokens, errstr, size) ||
             get_int(o, "rpm", 0, &b->rpm, errstr, size) ||
-            get_int(o, "tpm", 0, &b->tpm, errstr, size))
+            get_int(o, "tpm", 0, &b->tpm, errstr, size) ||
+            get_degrade(o, b, errstr, size))
                 return -1;
         return tg_budget_validate(b, errstr, size);
 }
@@ -218,6 +243,12 @@ char *tg_budget_to_json(const tg_budget_t *b)
         json_object_set_new(
             o, "onExceed",
             json_string(b->on_exceed_defer ? "defer" : "reject"));
+        if (b->degrade_at > 0) {
+                json_object_set_new(o, "degradeAt",
+                                    json_integer(b->degrade_at));
+                json_object_set_new(o, "degradeTier",
+                                    json_string(tg_tier_name(b->degrade_tier)));
+        }
         out = json_dumps(o, JSON_COMPACT);
         json_decref(o);
         return out;

@@ -20,7 +20,10 @@
  *   {"id":"eng","selector":{"costCenter":"eng"},"period":"month",
  *    "limitNanoUsd":12500000000,"limitTokens":1000000,
  *    "thresholds":[50,80,100],"rpm":0,"tpm":0,"onExceed":"reject"}
- * limitNanoUsd / limitTokens are absent when unlimited.
+ * limitNanoUsd / limitTokens are absent when unlimited; a budget that
+ * degrades adds "degradeAt":80,"degradeTier":"flex" (absent otherwise).
+ * Request records (req:<id>) of degrading admissions also hold "tier" and
+ * "degradedBy" (ledger/lua/admit.lua).
  */
 #ifndef TG_LEDGER_KEYS_H
 #define TG_LEDGER_KEYS_H

@@ -19,10 +19,11 @@
 
 /* A request matching more budgets fails ("too many matching budgets"). */
 #define TG_BUDGETS_PER_REQUEST 250
-/* admit.lua: 3 + 2 per budget keys, 8 + 5 per budget arguments (the
- * largest); the ledger's own limit (EVAL_ARGS_MAX) is above it. */
-#define TG_LEDGER_ARGS_MAX (11 + 7 * TG_BUDGETS_PER_REQUEST)
-#define TG_LEDGER_NUMS_MAX (8 + 4 * TG_BUDGETS_PER_REQUEST)
+/* admit.lua: 3 + 2 per budget keys, 8 + 5 per budget arguments, and
+ * with degrading 1 + 3 per budget more (the largest); the ledger's own
+ * limit (EVAL_ARGS_MAX) is above it. */
+#define TG_LEDGER_ARGS_MAX (12 + 10 * TG_BUDGETS_PER_REQUEST)
+#define TG_LEDGER_NUMS_MAX (8 + 6 * TG_BUDGETS_PER_REQUEST)
 
 typedef struct tg_ledger_args {
         const char *v[TG_LEDGER_ARGS_MAX];

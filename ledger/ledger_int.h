@@ -9,7 +9,7 @@
 #include "redis_url.h"
 
 #define RECONNECT_MS  500
-#define EVAL_ARGS_MAX 2048
+#define EVAL_ARGS_MAX 4096
 
 typedef struct ledger_call {
         tg_ledger_t *l;

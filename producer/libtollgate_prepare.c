@@ -33,7 +33,10 @@ static int check_model(const tg_catalog_t *cat, const tg_request_t *req,
 
         if (!cat)
                 return 0;
-        return tg_catalog_resolve(cat, req->model, req, &res, errstr, size);
+        /* the worker's checks: the model, then its tier and cache points */
+        if (tg_catalog_resolve(cat, req->model, req, &res, errstr, size))
+                return -1;
+        return tg_request_check_model(req, res.model, errstr, size);
 }
 
 static void pick_id(const tg_request_t *req, const char *default_id,

@@ -115,6 +115,8 @@ static void fill_budget(tg_job_budget_t *jb, const tg_budget_t *b,
         jb->defer = b->on_exceed_defer;
         jb->limit_nano = b->limit_nano;
         jb->limit_tokens = b->limit_tokens;
+        jb->degrade_at = b->degrade_at;
+        jb->degrade_tier = b->degrade_tier;
         jb->thresholds[0] = '\0';
         for (int t = 0; t < b->n_thresholds; t++)
                 off += (size_t)snprintf(jb->thresholds + off,
@@ -191,4 +193,64 @@ int tg_budgets_from_keys(tg_worker_t *w, tg_job_t *j, const char *keys)
                 p += len + (end ? 1 : 0);
         }
         return j->budgets ? 0 : -1;
+}
+
+void tg_budgets_degrade_args(tg_job_t *j, tg_ledger_args_t *a)
+{
+        size_t i;
+
+        for (i = 0; i < j->n_budgets && !j->budgets[i].degrade_at; i++)
+                ;
+        if (i == j->n_budgets)
+                return; /* none may degrade: admit.lua as before */
+        tg_ledger_args_str(a, tg_tier_name(j->tier.asked));
+        for (i = 0; i < j->n_budgets; i++) {
+                const tg_job_budget_t *jb = &j->budgets[i];
+                tg_ledger_args_int(a, jb->degrade_at);
+                tg_ledger_args_str(a, tg_tier_name(jb->degrade_tier));
+                tg_ledger_args_int(
+                    a, tg_degrade_bound(j->res.model, &j->req, jb->degrade_at,
+                                        jb->degrade_tier, j->bound.cost_nano));
+        }
+}
+
+static const char *str_at(redisReply *r, size_t i)
+{
+        return i < r->elements && r->element[i]->type == REDIS_REPLY_STRING
+                   ? r->element[i]->str
+                   : NULL;
+}
+
+/* A new bound from the ledger replaces the computed one: the reservation
+ * is what the usage event reports (reservedNanoUsd). */
+static int take_bound(tg_job_t *j, const char *res)
+{
+        char *end;
+        long long v;
+
+        if (!res)
+                return 0;
+        v = strtoll(res, &end, 10);
+        if (*end || v < 0)
+                return -1;
+        j->bound.cost_nano = v;
+        return 0;
+}
+
+int tg_budgets_tier_ok(tg_job_t *j, redisReply *r)
+{
+        size_t at = 1 + j->n_budgets;
+
+        if (!str_at(r, at))
+                return 0; /* no degrade arguments were sent */
+        if (tg_tier_pick_take(&j->tier, str_at(r, at), str_at(r, at + 1)))
+                return -1;
+        return take_bound(j, str_at(r, at + 2));
+}
+
+int tg_budgets_tier_resume(tg_job_t *j, redisReply *r)
+{
+        if (tg_tier_pick_take(&j->tier, str_at(r, 4), str_at(r, 5)))
+                return -1;
+        return take_bound(j, str_at(r, 2));
 }

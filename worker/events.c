@@ -175,6 +175,30 @@ static void usage_tokens(tg_jsonw_t *o, const tg_job_t *j)
         tg_jsonw_kint(o, "outputTokens", j->usage.output_tokens);
         tg_jsonw_kint(o, "cacheReadInputTokens", j->usage.cache_read_tokens);
         tg_jsonw_kint(o, "cacheWriteInputTokens", j->usage.cache_write_tokens);
+        if (j->usage.cache_write_1h_tokens)
+                tg_jsonw_kint(o, "cacheWrite1hInputTokens",
+                              j->usage.cache_write_1h_tokens);
+}
+
+/* serviceTier: what Bedrock said it served the call at, else the tier
+ * asked of it; absent when neither is known. degraded: the budget that
+ * moved the request to a cheaper tier (docs/usage-events.md). */
+static void tier_json(tg_jsonw_t *o, const tg_job_t *j)
+{
+        tg_jsonw_t *d = o; /* the degraded object's members */
+
+        if (j->has_out && j->out.tier_name[0])
+                tg_jsonw_kstr(o, "serviceTier", j->out.tier_name);
+        else if (j->tier.send)
+                tg_jsonw_kstr(o, "serviceTier", tg_tier_name(j->tier.tier));
+        if (!j->tier.by[0])
+                return;
+        tg_jsonw_key(o, "degraded");
+        tg_jsonw_obj_open(d);
+        tg_jsonw_kstr(d, "budgetId", j->tier.by);
+        tg_jsonw_kstr(d, "fromTier", tg_tier_name(j->tier.asked));
+        tg_jsonw_kstr(d, "toTier", tg_tier_name(j->tier.tier));
+        tg_jsonw_obj_close(d);
 }
 
 char *tg_events_usage(tg_job_t *j)
@@ -203,6 +227,7 @@ char *tg_events_usage(tg_job_t *j)
         tg_jsonw_key(o, "tags");
         tags_json(o, j, 0);
         usage_tokens(o, j);
+        tier_json(o, j);
         tg_jsonw_kint(o, "reservedNanoUsd",
                       j->reserved ? j->bound.cost_nano : 0);
         tg_jsonw_kint(o, "costNanoUsd", approved ? j->cost_nano : 0);

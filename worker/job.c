@@ -112,7 +112,10 @@ static void start_valid(tg_job_t *j)
         if (tg_catalog_resolve(j->w->catalog, j->req.model, &j->req, &j->res,
                                err, sizeof(err)))
                 return invalid(j, err);
-        if (tg_cost_bound(j->res.model, &j->req, &j->bound))
+        if (tg_request_check_model(&j->req, j->res.model, err, sizeof(err)))
+                return invalid(j, err);
+        tg_tier_pick_init(&j->tier, &j->req);
+        if (tg_cost_bound_tier(j->res.model, j->tier.tier, &j->req, &j->bound))
                 return invalid(j, "request too large to price");
         tg_job_admit(j);
 }

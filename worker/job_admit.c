@@ -47,6 +47,7 @@ static int admit_send(tg_job_t *j)
                 tg_ledger_args_int(&a, j->budgets[i].rpm);
                 tg_ledger_args_int(&a, j->budgets[i].tpm);
         }
+        tg_budgets_degrade_args(j, &a);
         return tg_ledger_args_eval(w->ledger, TG_SCRIPT_ADMIT, &a, on_admit, j);
 }
 
@@ -152,7 +153,8 @@ static void resume(tg_job_t *j, redisReply *r)
 
         j->reserved = 1;
         j->lease_ms = tg_mono_ms();
-        if (tg_budgets_from_keys(j->w, j, keys)) {
+        if (tg_budgets_from_keys(j->w, j, keys) ||
+            tg_budgets_tier_resume(j, r)) {
                 j->status = TG_STATUS_FAILED;
                 snprintf(j->reason, sizeof(j->reason),
                          "internal: unreadable reservation record");
@@ -212,6 +214,11 @@ static void on_admit(tg_ledger_t *l, redisReply *r, void *opaque)
         if (strcmp(verdict, "ok") == 0) {
                 j->reserved = 1;
                 j->lease_ms = tg_mono_ms();
+                if (tg_budgets_tier_ok(j, r))
+                        tg_log(TG_LOG_ERROR,
+                               "admit %s: unreadable tier in the ledger's "
+                               "reply; calling at %s",
+                               j->request_id, tg_tier_name(j->tier.tier));
                 tg_gate_enter(j, tg_job_call);
         } else if (strcmp(verdict, "rejected") == 0) {
                 rejected(j, r);

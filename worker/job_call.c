@@ -75,8 +75,12 @@ static int build_body(tg_job_t *j, char *err, size_t size)
 {
         if (j->body)
                 return 0;
-        j->body =
-            tg_converse_build(&j->req, j->res.model, &j->body_len, err, size);
+        tg_converse_opts_t o = {.tier = j->tier.tier,
+                                .send_tier = j->tier.send,
+                                .request_id = j->request_id};
+
+        j->body = tg_converse_build_opts(&j->req, j->res.model, &o,
+                                         &j->body_len, err, size);
         return j->body ? 0 : -1;
 }
 

@@ -57,7 +57,10 @@ static void succeeded(tg_job_t *j)
         char err[512];
 
         if (tg_converse_parse(j->resp, j->resp_len, &j->out, err,
-                              sizeof(err))) {
+                              sizeof(err)) ||
+            tg_converse_price(&j->out, j->res.model, j->tier.tier,
+                              j->res.target, &j->cost_nano, err, sizeof(err))) {
+                tg_converse_result_free(&j->out);
                 /* Bedrock ran the call but we cannot read what it billed:
                  * fail it, release the reservation, and say so. */
                 tg_gate_leave(j, 0);
@@ -70,7 +73,6 @@ static void succeeded(tg_job_t *j)
         j->has_out = 1;
         j->usage = j->out.usage;
         j->bedrock_latency_ms = j->out.latency_ms;
-        j->cost_nano = tg_cost_usage(&j->res.model->price, &j->usage);
         j->status = TG_STATUS_COMPLETED;
         tg_gate_leave(j, 0);
         tg_job_finish(j);

@@ -48,6 +48,8 @@ typedef struct tg_job_budget {
         int64_t limit_nano; /* -1 none */
         int64_t limit_tokens;
         char thresholds[64]; /* "50,80,100" */
+        int degrade_at;      /* percent, 0 never (budget.h) */
+        tg_tier_t degrade_tier;
 } tg_job_budget_t;
 
 /* Waiting lists a job can sit on (never more than one at a time). */
@@ -84,6 +86,7 @@ struct tg_job {
         char reason[768];
         tg_resolved_t res;
         tg_bound_t bound;
+        tg_tier_pick_t tier; /* the tier it goes at (budget.h) */
         tg_job_budget_t *budgets;
         size_t n_budgets;
         int reserved;        /* the ledger holds our reservation */
@@ -297,6 +300,14 @@ void tg_jobs_redis_up(tg_worker_t *w);
 void tg_budgets_reload(tg_worker_t *w);
 int tg_budgets_match(tg_worker_t *w, tg_job_t *j);
 int tg_budgets_from_keys(tg_worker_t *w, tg_job_t *j, const char *keys);
+struct tg_ledger_args;
+/* admit.lua's degrade arguments, when a matched budget may degrade. */
+void tg_budgets_degrade_args(tg_job_t *j, struct tg_ledger_args *a);
+/* The tier admit.lua reserved at: its "ok" reply (tier, degraded-by and
+ * bound after the n spent values) or a "resume" (tier, degraded-by after
+ * the bound). 0, or -1 on an unreadable reply. */
+int tg_budgets_tier_ok(tg_job_t *j, struct redisReply *r);
+int tg_budgets_tier_resume(tg_job_t *j, struct redisReply *r);
 void tg_budgets_destroy(tg_worker_t *w);
 
 /* reaper.c: releases reservations of workers that died */

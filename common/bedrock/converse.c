@@ -55,16 +55,32 @@ static int check_messages(const tg_request_t *req, char *errstr, size_t size)
         return 0;
 }
 
-static void text_block(tg_jsonw_t *w, const tg_message_t *m)
+/* A message's text, then its cache point when it has one: Converse's
+ * CachePointBlock {"type": "default", "ttl": "5m" | "1h"} (botocore's
+ * bedrock-runtime model), ttl only where the model prices TTLs apart (a
+ * 5-minute-only model is sent the plain block, which means 5 minutes). */
+static void text_block(tg_jsonw_t *w, const tg_message_t *m,
+                       const tg_converse_opts_t *o)
 {
         tg_jsonw_obj_open(w);
         tg_jsonw_key(w, "text");
         tg_jsonw_strn(w, m->content, m->content_len);
         tg_jsonw_obj_close(w);
+        if (m->cache == TG_CACHE_NONE)
+                return;
+        tg_jsonw_obj_open(w);
+        tg_jsonw_key(w, "cachePoint");
+        tg_jsonw_obj_open(w);
+        tg_jsonw_kstr(w, "type", "default");
+        if (m->cache != TG_CACHE_DEFAULT && o->ttl_ok)
+                tg_jsonw_kstr(w, "ttl", m->cache == TG_CACHE_1H ? "1h" : "5m");
+        tg_jsonw_obj_close(w);
+        tg_jsonw_obj_close(w);
 }
 
 /* "system" (when there is one) before "messages", the order people read. */
-static void write_system(tg_jsonw_t *w, const tg_request_t *req)
+static void write_system(tg_jsonw_t *w, const tg_request_t *req,
+                         const tg_converse_opts_t *o)
 {
         int open = 0;
 
@@ -76,7 +92,7 @@ static void write_system(tg_jsonw_t *w, const tg_request_t *req)
                         tg_jsonw_arr_open(w);
                         open = 1;
                 }
-                text_block(w, &req->messages[i]);
+                text_block(w, &req->messages[i], o);
         }
         if (open)
                 tg_jsonw_arr_close(w);
@@ -85,7 +101,8 @@ static void write_system(tg_jsonw_t *w, const tg_request_t *req)
 /* The user/assistant turns. Converse rejects two turns of the same role in
  * a row, so a repeated role becomes another text block of the previous
  * turn, which the model reads as one turn. */
-static void write_turns(tg_jsonw_t *w, const tg_request_t *req)
+static void write_turns(tg_jsonw_t *w, const tg_request_t *req,
+                        const tg_converse_opts_t *o)
 {
         const char *last = NULL;
 
@@ -109,7 +126,7 @@ static void write_turns(tg_jsonw_t *w, const tg_request_t *req)
                         tg_jsonw_arr_open(w);
                         last = name;
                 }
-                text_block(w, m);
+                text_block(w, m, o);
         }
         tg_jsonw_arr_close(w);
         tg_jsonw_obj_close(w);
@@ -175,13 +192,39 @@ static void write_top_k(tg_jsonw_t *w, tg_family_t family, int64_t top_k)
  * guards the buffer whatever --max-request-bytes says. */
 #define TG_CONVERSE_REQUEST_MAX (64 * 1024 * 1024)
 
+/* serviceTier: {"type": "priority" | "default" | "flex"}, the
+ * ServiceTier shape of botocore's bedrock-runtime model. */
+static void write_tier(tg_jsonw_t *w, const tg_converse_opts_t *o)
+{
+        if (!o->send_tier)
+                return;
+        tg_jsonw_key(w, "serviceTier");
+        tg_jsonw_obj_open(w);
+        tg_jsonw_kstr(w, "type", tg_tier_name(o->tier));
+        tg_jsonw_obj_close(w);
+}
+
 char *tg_converse_build(const tg_request_t *req, const tg_model_t *model,
                         size_t *len_out, char *errstr, size_t errstr_size)
+{
+        tg_converse_opts_t o = {
+            .tier = tg_request_tier(req),
+            .send_tier = req->params.has_service_tier,
+        };
+
+        return tg_converse_build_opts(req, model, &o, len_out, errstr,
+                                      errstr_size);
+}
+
+char *tg_converse_build_opts(const tg_request_t *req, const tg_model_t *model,
+                             const tg_converse_opts_t *opts, size_t *len_out,
+                             char *errstr, size_t errstr_size)
 {
         const tg_params_t *p = &req->params;
         size_t guess = 256;
         tg_jsonw_t w;
         char *out;
+        tg_converse_opts_t o = *opts;
 
         if (check_messages(req, errstr, errstr_size))
                 return NULL;
@@ -194,12 +237,19 @@ char *tg_converse_build(const tg_request_t *req, const tg_model_t *model,
         }
         for (size_t i = 0; i < req->n_messages; i++)
                 guess += req->messages[i].content_len + 48;
+        o.ttl_ok = tg_model_cache_1h(model, o.tier);
+        for (size_t i = 0; i < req->n_tags; i++)
+                guess +=
+                    strlen(req->tags[i].key) + strlen(req->tags[i].value) + 8;
         tg_jsonw_init(&w, guess, TG_CONVERSE_REQUEST_MAX, 0);
         tg_jsonw_obj_open(&w);
-        write_system(&w, req);
-        write_turns(&w, req);
+        write_system(&w, req, &o);
+        write_turns(&w, req, &o);
         write_inference(&w, p, model);
         write_top_k(&w, model->family, p->top_k);
+        write_tier(&w, &o);
+        if (o.request_id)
+                tg_converse_write_metadata(&w, req, o.request_id);
         tg_jsonw_obj_close(&w);
         out = tg_jsonw_finish(&w, len_out);
         if (!out)

@@ -41,12 +41,48 @@
 char *tg_converse_build(const tg_request_t *req, const tg_model_t *model,
                         size_t *len_out, char *errstr, size_t errstr_size);
 
+/* What a call adds to the request (docs/operations.md, "Service tiers,
+ * prompt caching and request metadata"). */
+typedef struct tg_converse_opts {
+        tg_tier_t tier; /* the tier to ask for (degradation may lower it) */
+        int send_tier;  /* 1: send serviceTier (asked for, or degraded) */
+        /* NULL: no requestMetadata; else the requestId it carries */
+        const char *request_id;
+        int ttl_ok; /* set by the builder: cachePoint may carry ttl */
+} tg_converse_opts_t;
+
+/* tg_converse_build with the tier of opts (tg_converse_build sends the
+ * request's own, and no metadata) and, when opts->request_id is set,
+ * `requestMetadata`: the requestId and the request's tags, within AWS's
+ * limits (tg_converse_write_metadata). */
+char *tg_converse_build_opts(const tg_request_t *req, const tg_model_t *model,
+                             const tg_converse_opts_t *opts, size_t *len_out,
+                             char *errstr, size_t errstr_size);
+
+/* RequestMetadata (botocore's bedrock-runtime model): a map of 1-16
+ * entries, keys 1-256 and values 0-256 characters of
+ * [a-zA-Z0-9\s:_@$#=/+,-.]. Written in this order, each entry only if it
+ * fits, until 16: "requestId" (the request's id), the applicationId tag,
+ * then the other tags in the request's order; a tag named requestId is
+ * left out (the envelope's id wins, as in completion events), and so is
+ * any key or value the rules refuse. Never an error. */
+struct tg_jsonw;
+void tg_converse_write_metadata(struct tg_jsonw *w, const tg_request_t *req,
+                                const char *request_id);
+#define TG_CONVERSE_METADATA_MAX 16
+#define TG_CONVERSE_METADATA_LEN 256
+
 typedef struct tg_converse_result {
         char *text;      /* owned: the text blocks concatenated, NUL ended */
         size_t text_len; /* bytes in text (text may hold NUL bytes) */
         char stop_reason[32]; /* "end_turn", "max_tokens", ... */
         tg_usage_t usage;     /* cache counts 0 when absent */
-        int64_t latency_ms;   /* Bedrock's metrics.latencyMs, 0 if absent */
+        /* serviceTier.type of the response: the tier Bedrock used;
+         * has_tier 0 when absent or not one tollgate prices */
+        tg_tier_t tier;
+        int has_tier;
+        char tier_name[16]; /* as Bedrock said it (printable), "" if none */
+        int64_t latency_ms; /* Bedrock's metrics.latencyMs, 0 if absent */
 } tg_converse_result_t;
 
 /* Parses a Converse response body of `len` bytes (need not be
@@ -59,6 +95,16 @@ typedef struct tg_converse_result {
  * Returns 0 with *out filled (free with tg_converse_result_free), or -1 with
  * errstr filled and *out zeroed (nothing to free, freeing is harmless). */
 int tg_converse_parse(const char *body, size_t len, tg_converse_result_t *out,
+                      char *errstr, size_t errstr_size);
+
+/* What the call costs (docs/operations.md, "Service tiers, prompt caching
+ * and request metadata"): its usage at the tier Bedrock reports serving it
+ * at (tg_tier_billed: the one asked for when it reports none we price) and
+ * the scope of the target. Returns 0 with *cost, or -1 with errstr when the
+ * usage cannot be priced: 1-hour cache writes on a model with no 1-hour
+ * price at that tier (settlement does not guess a rate). */
+int tg_converse_price(const tg_converse_result_t *r, const tg_model_t *m,
+                      tg_tier_t asked, const char *target, int64_t *cost,
                       char *errstr, size_t errstr_size);
 
 /* Frees what tg_converse_parse put in r and zeroes it. NULL is fine. */

@@ -42,25 +42,97 @@ static int get_count(const char *end, const char *v, const char *where,
         return 0;
 }
 
+/* usage.cacheDetails: [{"ttl": "5m" | "1h", "inputTokens": N}], the cache
+ * writes split by time to live (CacheDetailsList in botocore's model).
+ * The 1-hour part is priced apart, so a TTL we cannot price, or parts
+ * that add up to more than cacheWriteInputTokens, refuse the response. */
+static int parse_cache_details(const char *end, const char *d, tg_usage_t *u,
+                               char *errstr, size_t size)
+{
+        int64_t sum = 0, n;
+        size_t i = 0;
+
+        if (!d)
+                return 0;
+        if (*d != '[')
+                return tg_errf(errstr, size, "usage.cacheDetails: not a list");
+        for (const char *e = tg_jsonr_first(d, end); e;
+             e = tg_jsonr_next(e, end), i++) {
+                const char *ttl = tg_jsonr_get(e, end, "ttl");
+                char t[64]; /* a raw ttl this long unescapes to 11+ */
+                size_t tl = 0;
+
+                if (*e == '{' && ttl && *ttl == '"' &&
+                    tg_jsonr_raw_len(ttl, end) < sizeof(t))
+                        tl = tg_jsonr_str(ttl, end, t);
+                else
+                        tl = sizeof(t);
+                if (tl >= 8)
+                        return tg_errf(errstr, size,
+                                       "usage.cacheDetails[%zu]: needs a ttl "
+                                       "of 5m or 1h",
+                                       i);
+                t[tl] = '\0';
+                if (strcmp(t, "5m") != 0 && strcmp(t, "1h") != 0)
+                        return tg_errf(errstr, size,
+                                       "usage.cacheDetails[%zu].ttl: must be "
+                                       "5m or 1h",
+                                       i);
+                if (get_count(end, tg_jsonr_get(e, end, "inputTokens"),
+                              "usage.cacheDetails", "inputTokens", 1, &n,
+                              errstr, size))
+                        return -1;
+                sum += n;
+                if (t[1] == 'h')
+                        u->cache_write_1h_tokens += n;
+                if (sum > u->cache_write_tokens)
+                        return tg_errf(errstr, size,
+                                       "usage.cacheDetails: more tokens than "
+                                       "cacheWriteInputTokens");
+        }
+        return 0;
+}
+
 static int parse_usage(const char *end, const char *usage, tg_usage_t *u,
                        char *errstr, size_t size)
 {
         static const char *const keys[] = {
-            "inputTokens", "outputTokens", "totalTokens",
-            "cacheReadInputTokens", "cacheWriteInputTokens"};
+            "inputTokens",          "outputTokens",          "totalTokens",
+            "cacheReadInputTokens", "cacheWriteInputTokens", "cacheDetails"};
         int64_t *out[] = {&u->input_tokens, &u->output_tokens, NULL,
                           &u->cache_read_tokens, &u->cache_write_tokens};
-        const char *v[5];
+        const char *v[6];
         int64_t total;
 
         if (!usage || *usage != '{')
                 return tg_errf(errstr, size, "usage: missing or not an object");
-        tg_jsonr_fields(usage, end, keys, 5, v);
+        tg_jsonr_fields(usage, end, keys, 6, v);
         for (int i = 0; i < 5; i++)
                 if (get_count(end, v[i], "usage", keys[i], i < 3,
                               out[i] ? out[i] : &total, errstr, size))
                         return -1;
-        return 0;
+        return parse_cache_details(end, v[5], u, errstr, size);
+}
+
+/* serviceTier: {"type": "..."}, the tier Bedrock served the call at.
+ * Lenient like stopReason: a label we do not know (or none) leaves
+ * has_tier 0, and settlement uses the tier that was asked for. */
+static void parse_tier(const char *end, const char *v,
+                       tg_converse_result_t *out)
+{
+        const char *t = v && *v == '{' ? tg_jsonr_get(v, end, "type") : NULL;
+        char buf[sizeof(out->tier_name)];
+        size_t n, i;
+
+        if (!t || *t != '"' || tg_jsonr_raw_len(t, end) >= sizeof(buf))
+                return;
+        n = tg_jsonr_str(t, end, buf);
+        for (i = 0; i < n; i++)
+                out->tier_name[i] =
+                    (buf[i] >= 0x20 && buf[i] < 0x7f) ? buf[i] : '?';
+        out->tier_name[i] = '\0';
+        out->has_tier = tg_tier_parse(out->tier_name, &out->tier) == 0 &&
+                        strcmp(out->tier_name, "standard") != 0;
 }
 
 static int parse_metrics(const char *end, const char *metrics,
@@ -160,10 +232,10 @@ static int parse_text(const char *end, const char *output,
 int tg_converse_parse(const char *body, size_t len, tg_converse_result_t *out,
                       char *errstr, size_t errstr_size)
 {
-        static const char *const root_keys[] = {"usage", "metrics",
-                                                "stopReason", "output"};
+        static const char *const root_keys[] = {
+            "usage", "metrics", "stopReason", "output", "serviceTier"};
         char jerr[160];
-        const char *root, *end, *v[4];
+        const char *root, *end, *v[5];
         int rc = -1;
 
         memset(out, 0, sizeof(*out));
@@ -191,13 +263,14 @@ int tg_converse_parse(const char *body, size_t len, tg_converse_result_t *out,
                 tg_errf(errstr, errstr_size, "response: not a JSON object");
                 goto err;
         }
-        tg_jsonr_fields(root, end, root_keys, 4, v);
+        tg_jsonr_fields(root, end, root_keys, 5, v);
         if (parse_usage(end, v[0], &out->usage, errstr, errstr_size) ||
             parse_metrics(end, v[1], &out->latency_ms, errstr, errstr_size) ||
             parse_stop(end, v[2], out->stop_reason, sizeof(out->stop_reason),
                        errstr, errstr_size) ||
             parse_text(end, v[3], out, errstr, errstr_size))
                 goto err;
+        parse_tier(end, v[4], out);
         rc = 0;
 err:
         if (rc)

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog.h"
+
 static const char help[] =
     "Usage: " TG_CLI_PROG " budget set ID [options]\n"
     "\n"
@@ -24,6 +26,11 @@ static const char help[] =
     "  --tpm N                  tokens per minute (0 = no limit)\n"
     "  --on-exceed reject|defer what happens over budget (default "
     "reject)\n"
+    "  --degrade-at P           once spend reaches P %% of the USD limit,\n"
+    "                           matching requests go at --degrade-tier\n"
+    "                           (reserved at its price); 0 or 'none' = "
+    "never\n"
+    "  --degrade-tier T         flex (default), default or priority\n"
     "\n"
     "Writes field ID of " TG_KEY_BUDGETS " and increments " TG_KEY_VERSION "\n"
     "in one step, so workers reload it.\n"
@@ -38,12 +45,14 @@ enum {
         OPT_RPM,
         OPT_TPM,
         OPT_ON_EXCEED,
+        OPT_DEGRADE_AT,
+        OPT_DEGRADE_TIER,
 };
 
 /* What the command line asks for; has[] says which fields were given. */
 typedef struct set_args {
         tg_budget_t b; /* the given fields; selector pairs owned */
-        int has[OPT_ON_EXCEED - OPT_SELECTOR + 1];
+        int has[OPT_DEGRADE_TIER - OPT_SELECTOR + 1];
 } set_args_t;
 
 #define HAS(a, opt) ((a)->has[(opt)-OPT_SELECTOR])
@@ -138,16 +147,43 @@ static int parse_rate(tg_cli_t *cli, const char *opt, const char *arg,
         return 0;
 }
 
-static const char *const names[] = {"selector",     "period",     "limit-usd",
-                                    "limit-tokens", "thresholds", "rpm",
-                                    "tpm",          "on-exceed"};
+static const char *const names[] = {
+    "selector", "period", "limit-usd", "limit-tokens", "thresholds",
+    "rpm",      "tpm",    "on-exceed", "degrade-at",   "degrade-tier"};
+
+/* --degrade-at and --degrade-tier (docs/operations.md, "Service tiers,
+ * prompt caching and request metadata"). */
+static int parse_degrade(tg_cli_t *cli, int opt, const char *arg,
+                         tg_budget_t *b)
+{
+        int64_t v;
+
+        if (opt == OPT_DEGRADE_TIER) {
+                if (tg_tier_parse(arg, &b->degrade_tier))
+                        return tg_cli_usage_error(
+                            cli,
+                            "--degrade-tier: \"%s\" is not flex, default or "
+                            "priority",
+                            arg);
+                return 0;
+        }
+        if (strcmp(arg, "none") == 0) {
+                b->degrade_at = 0;
+                return 0;
+        }
+        if (tg_cli_parse_int64(arg, 0, 100, &v))
+                return tg_cli_usage_error(
+                    cli, "--degrade-at: \"%s\" is not a percentage 1-100", arg);
+        b->degrade_at = (int)v;
+        return 0;
+}
 
 static int on_opt(tg_cli_t *cli, int opt, const char *arg, void *opaque)
 {
         set_args_t *a = opaque;
         tg_budget_t *b = &a->b;
 
-        if (opt < OPT_SELECTOR || opt > OPT_ON_EXCEED)
+        if (opt < OPT_SELECTOR || opt > OPT_DEGRADE_TIER)
                 return tg_cli_usage_error(cli, "unknown option");
         if (HAS(a, opt))
                 return tg_cli_usage_error(cli, "--%s given twice",
@@ -175,6 +211,9 @@ static int on_opt(tg_cli_t *cli, int opt, const char *arg, void *opaque)
                 return parse_rate(cli, "--rpm", arg, &b->rpm);
         case OPT_TPM:
                 return parse_rate(cli, "--tpm", arg, &b->tpm);
+        case OPT_DEGRADE_AT:
+        case OPT_DEGRADE_TIER:
+                return parse_degrade(cli, opt, arg, b);
         }
         if (strcmp(arg, "reject") && strcmp(arg, "defer"))
                 return tg_cli_usage_error(
@@ -213,6 +252,10 @@ static void merge(tg_budget_t *cur, set_args_t *a)
                 cur->tpm = b->tpm;
         if (HAS(a, OPT_ON_EXCEED))
                 cur->on_exceed_defer = b->on_exceed_defer;
+        if (HAS(a, OPT_DEGRADE_AT))
+                cur->degrade_at = b->degrade_at;
+        if (HAS(a, OPT_DEGRADE_TIER))
+                cur->degrade_tier = b->degrade_tier;
 }
 
 /* Returns 1 when found (cur filled), 0 when new, -1 on error. */
@@ -320,6 +363,8 @@ int tg_cmd_budget_set(tg_cli_t *cli, int argc, char **argv)
             {"rpm", required_argument, NULL, OPT_RPM},
             {"tpm", required_argument, NULL, OPT_TPM},
             {"on-exceed", required_argument, NULL, OPT_ON_EXCEED},
+            {"degrade-at", required_argument, NULL, OPT_DEGRADE_AT},
+            {"degrade-tier", required_argument, NULL, OPT_DEGRADE_TIER},
             {NULL, 0, NULL, 0}};
         set_args_t a;
         int first, rc;

@@ -6,7 +6,18 @@
 -- KEYS[4+n..3+2n] rate:<budget>:<minute>, the same budgets' rate windows
 -- ARGV: version, worker, now_ms, lease_ms, res_nano, res_tokens, retention_s,
 --       request_id, then per budget: id, limit_nano (-1 = none),
---       limit_tokens (-1 = none), rpm (0 = none), tpm (0 = none)
+--       limit_tokens (-1 = none), rpm (0 = none), tpm (0 = none);
+--       then, only when a budget may degrade (docs/operations.md, "Service
+--       tiers, prompt caching and request metadata"): the request's tier,
+--       and per budget: degrade_pct (0 = never), degrade_tier, and the
+--       bound at that tier (-1 = not offered or not cheaper).
+--
+-- Degrading is decided here, with the admission, so it is atomic: a budget
+-- whose spent has reached degrade_pct % of its limit moves the request to
+-- its tier (the cheapest such bound wins), and the limits are then checked
+-- against that tier's bound; only when even that does not fit is the
+-- request rejected (or deferred). The tier and the budget are kept in the
+-- request record, for a resume.
 --
 -- Replies: {"stale", version} definitions changed since the caller loaded
 -- them; {"done", completion, usage, alerts, spent} already finished:
@@ -15,7 +26,9 @@
 -- res_tokens} a dead worker's reservation, now ours;
 -- {"rejected", budget, kind, limit, used} over a limit, nothing written;
 -- {"rate", budget, wait_ms} over a rate limit: hold it and try again then;
--- {"ok", spent_1, ...} reserved.
+-- {"ok", spent_1, ...} reserved, and with the degrade arguments given
+-- {"ok", spent_1, ..., spent_n, tier, degraded_by ('' = none), res_nano}.
+-- A resume adds the record's tier and degraded_by after res_tokens.
 local version = redis.call('GET', KEYS[1]) or '0'
 if version ~= ARGV[1] then
   return {'stale', version}
@@ -23,7 +36,7 @@ end
 
 local rec = redis.call('HMGET', KEYS[2], 'state', 'worker', 'lease', 'keys',
                        'resNano', 'resTokens', 'completion', 'usage',
-                       'alerts', 'spent')
+                       'alerts', 'spent', 'tier', 'degradedBy')
 local now = tonumber(ARGV[3])
 if rec[1] == 'done' then
   return {'done', rec[7], rec[8], rec[9] or '', rec[10] or ''}
@@ -36,7 +49,7 @@ if rec[1] == 'reserved' then
   local deadline = string.format('%d', now + tonumber(ARGV[4]))
   redis.call('HSET', KEYS[2], 'worker', ARGV[2], 'lease', deadline)
   redis.call('ZADD', KEYS[3], deadline, ARGV[8])
-  return {'resume', rec[4], rec[5], rec[6]}
+  return {'resume', rec[4], rec[5], rec[6], rec[11] or '', rec[12] or ''}
 end
 
 local res_nano = tonumber(ARGV[5])
@@ -55,6 +68,27 @@ for i = 1, n do
        (tpm > 0 and (tonumber(w[2]) or 0) + res_tokens > tpm and
         (tonumber(w[2]) or 0) > 0) then
       return {'rate', arg(i, 1), string.format('%d', 60000 - now % 60000)}
+    end
+  end
+end
+
+-- Degrade: the request's tier, unless a budget past its mark has a
+-- cheaper one (spent only: what in-flight requests reserved may still be
+-- released).
+local ext = 8 + n * PER
+local tier, degraded_by, res_s = nil, '', ARGV[5]
+if #ARGV > ext then
+  tier = ARGV[ext + 1]
+  for i = 1, n do
+    local d = ext + 1 + (i - 1) * 3
+    local pct, dres = tonumber(ARGV[d + 1]), tonumber(ARGV[d + 3])
+    local limit_nano = tonumber(arg(i, 2))
+    if pct > 0 and limit_nano > 0 and dres >= 0 and dres < res_nano then
+      local s = tonumber(redis.call('HGET', KEYS[i + 3], 'spent')) or 0
+      if s * 100 >= pct * limit_nano then
+        res_nano, res_s = dres, ARGV[d + 3]
+        tier, degraded_by = ARGV[d + 2], arg(i, 1)
+      end
     end
   end
 end
@@ -84,7 +118,7 @@ end
 local keys = {}
 for i = 1, n do
   local key = KEYS[i + 3]
-  redis.call('HINCRBY', key, 'reserved', ARGV[5])
+  redis.call('HINCRBY', key, 'reserved', res_s)
   redis.call('HINCRBY', key, 'reservedTokens', ARGV[6])
   keys[i] = key
   if tonumber(arg(i, 4)) > 0 or tonumber(arg(i, 5)) > 0 then
@@ -96,9 +130,15 @@ end
 local deadline = string.format('%d', now + tonumber(ARGV[4]))
 redis.call('HSET', KEYS[2], 'state', 'reserved', 'worker', ARGV[2],
            'lease', deadline, 'keys', table.concat(keys, '\n'),
-           'resNano', ARGV[5], 'resTokens', ARGV[6])
+           'resNano', res_s, 'resTokens', ARGV[6])
+if tier then
+  redis.call('HSET', KEYS[2], 'tier', tier, 'degradedBy', degraded_by)
+end
 redis.call('EXPIRE', KEYS[2], ARGV[7])
 redis.call('ZADD', KEYS[3], deadline, ARGV[8])
 local reply = {'ok'}
 for i = 1, n do reply[i + 1] = spent[i] end
+if tier then
+  reply[n + 2], reply[n + 3], reply[n + 4] = tier, degraded_by, res_s
+end
 return reply

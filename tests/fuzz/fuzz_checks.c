@@ -191,13 +191,32 @@ static void check_bound(const tg_model_t *m, const tg_request_t *req,
 
 /* ---- the Converse body ------------------------------------------------- */
 
+/* A Converse cachePoint block (docs/operations.md, "Service tiers, prompt
+ * caching and request metadata"): {"cachePoint": {"type": "default"}},
+ * with a ttl of 5m or 1h at most. */
+static int is_cache_point(json_t *blk)
+{
+        json_t *cp = json_object_get(blk, "cachePoint");
+        const char *ttl = json_string_value(json_object_get(cp, "ttl"));
+
+        if (!cp)
+                return 0;
+        FZ_CHECK(json_object_size(blk) == 1 && json_is_object(cp));
+        FZ_CHECK(json_is_string(json_object_get(cp, "type")) &&
+                 strcmp(json_string_value(json_object_get(cp, "type")),
+                        "default") == 0);
+        FZ_CHECK(json_object_size(cp) == (ttl ? 2u : 1u));
+        FZ_CHECK(!ttl || strcmp(ttl, "5m") == 0 || strcmp(ttl, "1h") == 0);
+        return 1;
+}
+
 /* The body must carry every byte of every message, in turns that start
  * with user and alternate, bounded by the same maxTokens as the
  * reservation. */
 static void check_body(const tg_request_t *req, const tg_model_t *m)
 {
         char err[512] = "";
-        size_t len = 0, text = 0, blocks = 0, i, j;
+        size_t len = 0, text = 0, blocks = 0, points = 0, i, j;
         char *body = tg_converse_build(req, m, &len, err, sizeof(err));
         json_t *doc, *msgs, *sys, *turn, *blk, *cfg;
         const char *prev = NULL;
@@ -217,6 +236,10 @@ static void check_body(const tg_request_t *req, const tg_model_t *m)
         json_array_foreach(sys, i, blk)
         {
                 json_t *t = json_object_get(blk, "text");
+                if (is_cache_point(blk)) {
+                        points++;
+                        continue;
+                }
                 FZ_CHECK(json_is_string(t));
                 text += json_string_length(t);
                 blocks++;
@@ -239,12 +262,17 @@ static void check_body(const tg_request_t *req, const tg_model_t *m)
                 json_array_foreach(content, j, blk)
                 {
                         json_t *t = json_object_get(blk, "text");
+                        if (is_cache_point(blk)) {
+                                points++;
+                                continue;
+                        }
                         FZ_CHECK(json_is_string(t));
                         text += json_string_length(t);
                         blocks++;
                 }
         }
         FZ_CHECK(blocks == req->n_messages);
+        FZ_CHECK(points == req->n_cache_points);
         FZ_CHECK(text == req->text_bytes);
         cfg = json_object_get(doc, "inferenceConfig");
         FZ_CHECK(json_integer_value(json_object_get(cfg, "maxTokens")) ==

@@ -24,8 +24,8 @@ static const char *const FIXED_NAMES[] = {
 /* Two requests to price against every model: a small one, and the largest
  * the default limits let through (1 MiB of text in 1024 messages). */
 static tg_message_t small_msgs[2] = {
-    {TG_ROLE_SYSTEM, "Be brief.", 9},
-    {TG_ROLE_USER, "Hi", 2},
+    {TG_ROLE_SYSTEM, "Be brief.", 9, TG_CACHE_NONE},
+    {TG_ROLE_USER, "Hi", 2, TG_CACHE_NONE},
 };
 
 static void fake_request(tg_request_t *req, int big)

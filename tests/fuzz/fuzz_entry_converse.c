@@ -129,11 +129,22 @@ int tg_fuzz_converse(const uint8_t *data, size_t size)
                          u->cache_write_tokens <= TG_CONVERSE_COUNT_MAX);
                 FZ_CHECK(out.latency_ms >= 0 &&
                          out.latency_ms <= TG_CONVERSE_COUNT_MAX);
-                /* Whatever the counts, settlement can price them. */
-                for (size_t i = 0; i < tg_catalog_model_count(cat); i++)
-                        FZ_CHECK(
-                            tg_cost_usage(&tg_catalog_model_at(cat, i)->price,
-                                          u) >= 0);
+                FZ_CHECK(u->cache_write_1h_tokens >= 0 &&
+                         u->cache_write_1h_tokens <= u->cache_write_tokens);
+                /* Whatever the counts, settlement can price them, unless
+                 * 1-hour writes come from a model with no 1-hour price:
+                 * then it says so, never a negative cost. */
+                for (size_t i = 0; i < tg_catalog_model_count(cat); i++) {
+                        const tg_model_t *m = tg_catalog_model_at(cat, i);
+                        int64_t c = -1;
+                        char perr[256] = "";
+                        int rc = tg_converse_price(&out, m, TG_TIER_DEFAULT,
+                                                   m->model_id, &c, perr,
+                                                   sizeof(perr));
+                        FZ_CHECK(rc == 0 ? c >= 0
+                                         : u->cache_write_1h_tokens > 0 &&
+                                               perr[0] != '\0');
+                }
         }
         check_converse_oracle(data, size, &out, r, err);
         tg_converse_result_free(&out);

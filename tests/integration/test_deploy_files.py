@@ -741,7 +741,7 @@ def keys_set_on(body, var):
 def emitted(src, head, var="o"):
     body = c_function(src, head)
     keys = keys_set_on(body, var)
-    for helper in ("set_model", "usage_tokens"):
+    for helper in ("set_model", "usage_tokens", "tier_json"):
         if re.search(rf"\b{helper}\(\s*{var}\b", body):
             keys |= keys_set_on(c_function(src, f"static void {helper}("), "o")
     return keys
@@ -754,6 +754,8 @@ def test_usage_schema_matches_events_c():
         "worker/events.c's usage event and schema/usage.v1.schema.json disagree"
     assert keys_set_on(c_function(src, "static void budgets_json("), "b") == \
         set(s["$defs"]["budget"]["properties"])
+    assert keys_set_on(c_function(src, "static void tier_json("), "d") == \
+        set(s["properties"]["degraded"]["properties"])
     assert f'"{s["properties"]["schema"]["const"]}"' in src
     decisions = re.search(r"decision_name.*?\{(.*?)\}", STATUS_C.read_text(),
                           re.S).group(1)

@@ -4,6 +4,7 @@
  * 'path' failed to satisfy constraint: ..." with 1-based list indexes in
  * the path; Bedrock's own conversation checks use 0-based ones.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "sim.h"
@@ -24,9 +25,15 @@ static int validate_block(json_t *block, size_t mi, size_t bi, sim_prompt_t *p,
                           sim_reply_t *reply)
 {
         json_t *text = json_object_get(block, "text");
+        char where[96];
 
         if (!json_is_object(block))
                 return malformed(reply, "a content block", "an object");
+        snprintf(where, sizeof(where), "messages.%zu.member.content.%zu",
+                 mi + 1, bi + 1);
+        if (json_object_get(block, "cachePoint"))
+                return sim_validate_cache_point(
+                    json_object_get(block, "cachePoint"), where, p, reply);
         /* Images, documents, tool use and cachePoint are accepted and
          * cost nothing here: only text is counted. */
         if (!text)
@@ -144,8 +151,18 @@ int sim_validate_system(json_t *sys, sim_prompt_t *p, sim_reply_t *reply)
                 return malformed(reply, "system", "a list");
         json_array_foreach(sys, i, block)
         {
+                char where[48];
+
                 if (!json_is_object(block))
                         return malformed(reply, "a system block", "an object");
+                snprintf(where, sizeof(where), "system.%zu", i + 1);
+                if (json_object_get(block, "cachePoint")) {
+                        if (sim_validate_cache_point(
+                                json_object_get(block, "cachePoint"), where, p,
+                                reply))
+                                return -1;
+                        continue;
+                }
                 if (!(text = json_object_get(block, "text")))
                         continue;
                 if (!json_is_string(text))
@@ -241,7 +258,8 @@ int sim_converse_validate(json_t *body, sim_prompt_t *p, sim_reply_t *reply)
             sim_validate_messages(json_object_get(body, "messages"), p,
                                   reply) ||
             validate_inference(json_object_get(body, "inferenceConfig"), p,
-                               reply))
+                               reply) ||
+            sim_validate_ext(body, p, reply))
                 return -1;
         return 0;
 }

@@ -243,7 +243,11 @@ def test_converse_model_specific_fields_accepted(sim):
                                                {"cachePoint": {"type":
                                                                "default"}}]}],
         additionalModelRequestFields={"top_k": 200})
-    assert r["usage"]["inputTokens"] == 1 + 3
+    # "hi" sits before the cache point: written to (or read from) the
+    # cache, the rest is inputTokens (test_cache_point_write_then_read)
+    u = r["usage"]
+    assert u["inputTokens"] == 3
+    assert u["cacheWriteInputTokens"] + u["cacheReadInputTokens"] == 1
     r = sim.client().converse(
         modelId=NOVA, messages=[user("hi")], inferenceConfig={"maxTokens": 9},
         additionalModelRequestFields={"inferenceConfig": {"topK": 20}})
@@ -594,3 +598,135 @@ def test_many_delayed_requests_without_a_thread_each():
         for sk in socks:
             sk.close()
         s.stop()
+
+
+# --- Service tiers, prompt caching, request metadata ----------------------
+# The shapes are botocore's bedrock-runtime model (ServiceTier,
+# CachePointBlock, TokenUsage.cacheDetails, RequestMetadata); botocore
+# checks none of their enums, lengths or patterns, so the simulator's
+# ValidationExceptions are what AWS would answer.
+
+@pytest.mark.parametrize("tier", ["priority", "default", "flex"])
+def test_service_tier_reported(sim, tier):
+    r = sim.client().converse(modelId=NOVA, messages=[user("tier?")],
+                              serviceTier={"type": tier})
+    assert r["serviceTier"] == {"type": tier}
+
+
+def test_service_tier_default_when_not_asked(sim):
+    r = sim.client().converse(modelId=NOVA, messages=[user("tier?")])
+    assert r["serviceTier"] == {"type": "default"}
+
+
+@pytest.mark.parametrize("tier, fragment", [
+    ({"type": "turbo"}, "Value 'turbo' at 'serviceTier.type' failed to "
+     "satisfy constraint: Member must satisfy enum value set: "
+     "[priority, default, flex, reserved]"),
+    ({}, "Value null at 'serviceTier.type'"),
+])
+def test_service_tier_invalid(sim, tier, fragment):
+    with pytest.raises(ClientError) as e:
+        sim.client(validate=False).converse(modelId=NOVA,
+                                            messages=[user("x")],
+                                            serviceTier=tier)
+    assert error_of(e) == ("ValidationException", 400)
+    assert fragment in e.value.response["Error"]["Message"]
+    assert sim.stats()["outputTokens"] == 0  # nothing was generated
+
+
+def cached_prompt(unique, ttl=None):
+    point = {"type": "default", **({"ttl": ttl} if ttl else {})}
+    system = [{"text": f"Long shared instructions {unique} " * 20},
+              {"cachePoint": point}]
+    return system, [user("question one")]
+
+
+@pytest.mark.parametrize("ttl", [None, "5m", "1h"])
+def test_cache_point_write_then_read(sim, ttl):
+    system, messages = cached_prompt(f"ttl-{ttl}-{time.monotonic_ns()}", ttl)
+    prefix = text_tokens(system[0]["text"])
+    total = expected_input(system[:1], messages)
+    c = sim.client()
+    first = c.converse(modelId=NOVA, system=system, messages=messages)["usage"]
+    assert first["cacheWriteInputTokens"] == prefix
+    assert first["cacheReadInputTokens"] == 0
+    assert first["inputTokens"] == total - prefix
+    assert first["totalTokens"] == total + first["outputTokens"]
+    assert first["cacheDetails"] == [{"ttl": ttl or "5m",
+                                      "inputTokens": prefix}]
+    second = c.converse(modelId=NOVA, system=system,
+                        messages=messages)["usage"]
+    assert second["cacheReadInputTokens"] == prefix
+    assert second["cacheWriteInputTokens"] == 0
+    assert "cacheDetails" not in second
+    assert second["inputTokens"] == total - prefix
+
+
+def test_cache_points_in_messages_split_by_ttl(sim):
+    u = f"msgs-{time.monotonic_ns()}"
+    a, b = f"first part {u} " * 10, f"second part {u} " * 10
+    messages = [{"role": "user", "content": [
+        {"text": a}, {"cachePoint": {"type": "default", "ttl": "1h"}},
+        {"text": b}, {"cachePoint": {"type": "default", "ttl": "5m"}},
+        {"text": "and the question"}]}]
+    usage = sim.client().converse(modelId=NOVA, messages=messages)["usage"]
+    # sorted 1h before 5m, as the service model documents
+    assert usage["cacheDetails"] == [
+        {"ttl": "1h", "inputTokens": text_tokens(a)},
+        {"ttl": "5m", "inputTokens": text_tokens(b)}]
+    assert usage["cacheWriteInputTokens"] == text_tokens(a) + text_tokens(b)
+
+
+@pytest.mark.parametrize("point, fragment", [
+    ({"type": "ephemeral"}, "Value 'ephemeral' at 'system.2.member."
+     "cachePoint.type' failed to satisfy constraint: Member must satisfy "
+     "enum value set: [default]"),
+    ({"type": "default", "ttl": "2h"}, "Value '2h' at 'system.2.member."
+     "cachePoint.ttl' failed to satisfy constraint: Member must satisfy "
+     "enum value set: [5m, 1h]"),
+])
+def test_cache_point_invalid(sim, point, fragment):
+    with pytest.raises(ClientError) as e:
+        sim.client(validate=False).converse(
+            modelId=NOVA, system=[{"text": "s"}, {"cachePoint": point}],
+            messages=[user("x")])
+    assert error_of(e) == ("ValidationException", 400)
+    assert fragment in e.value.response["Error"]["Message"]
+
+
+def test_cache_point_in_message_invalid(sim):
+    with pytest.raises(ClientError) as e:
+        sim.client(validate=False).converse(
+            modelId=NOVA, messages=[{"role": "user", "content": [
+                {"text": "x"}, {"cachePoint": {"type": "nope"}}]}])
+    assert "'messages.1.member.content.2.member.cachePoint.type'" in \
+        e.value.response["Error"]["Message"]
+
+
+def test_request_metadata_accepted(sim):
+    md = {"requestId": "r-1", "applicationId": "app",
+          **{f"k{i} :_@$#=/+,-.": "v al/ue" for i in range(14)}}
+    assert len(md) == 16
+    r = sim.client().converse(modelId=NOVA, messages=[user("md")],
+                              requestMetadata=md)
+    assert r["stopReason"] in ("end_turn", "max_tokens")
+
+
+@pytest.mark.parametrize("md, fragment", [
+    ({f"k{i}": "v" for i in range(17)},
+     "Value at 'requestMetadata' failed to satisfy constraint: Member must "
+     "have length less than or equal to 16"),
+    ({"bad!key": "v"}, "Map keys must satisfy constraint"),
+    ({"k" * 257: "v"}, "Map keys must satisfy constraint"),
+    ({"k": "secret!value"}, "Map values must satisfy constraint"),
+    ({"k": "v" * 257}, "Map values must satisfy constraint"),
+])
+def test_request_metadata_invalid(sim, md, fragment):
+    with pytest.raises(ClientError) as e:
+        sim.client(validate=False).converse(modelId=NOVA,
+                                            messages=[user("md")],
+                                            requestMetadata=md)
+    assert error_of(e) == ("ValidationException", 400)
+    msg = e.value.response["Error"]["Message"]
+    assert fragment in msg
+    assert "secret" not in msg  # sensitive: values are not echoed

@@ -70,6 +70,48 @@ static int oj_get_count(json_t *obj, const char *where, const char *key,
         return 0;
 }
 
+/* Added with usage.cacheDetails (docs/operations.md, "Service tiers,
+ * prompt caching and request metadata"), in the oracle's style. */
+static int oj_parse_cache_details(json_t *d, tg_usage_t *u, char *errstr,
+                                  size_t size)
+{
+        int64_t sum = 0, n;
+        size_t i;
+        json_t *e;
+
+        if (!d)
+                return 0;
+        if (!json_is_array(d))
+                return oj_fail(errstr, size, "usage.cacheDetails: not a list");
+        json_array_foreach(d, i, e)
+        {
+                const char *t = json_string_value(json_object_get(e, "ttl"));
+
+                if (!json_is_object(e) || !t ||
+                    json_string_length(json_object_get(e, "ttl")) >= 8)
+                        return oj_fail(errstr, size,
+                                       "usage.cacheDetails[%zu]: needs a ttl "
+                                       "of 5m or 1h",
+                                       i);
+                if (strcmp(t, "5m") != 0 && strcmp(t, "1h") != 0)
+                        return oj_fail(errstr, size,
+                                       "usage.cacheDetails[%zu].ttl: must be "
+                                       "5m or 1h",
+                                       i);
+                if (oj_get_count(e, "usage.cacheDetails", "inputTokens", 1, &n,
+                                 errstr, size))
+                        return -1;
+                sum += n;
+                if (t[1] == 'h')
+                        u->cache_write_1h_tokens += n;
+                if (sum > u->cache_write_tokens)
+                        return oj_fail(errstr, size,
+                                       "usage.cacheDetails: more tokens than "
+                                       "cacheWriteInputTokens");
+        }
+        return 0;
+}
+
 static int oj_parse_usage(json_t *root, tg_usage_t *u, char *errstr,
                           size_t size)
 {
@@ -89,7 +131,8 @@ static int oj_parse_usage(json_t *root, tg_usage_t *u, char *errstr,
             oj_get_count(usage, "usage", "cacheWriteInputTokens", 0,
                          &u->cache_write_tokens, errstr, size))
                 return -1;
-        return 0;
+        return oj_parse_cache_details(json_object_get(usage, "cacheDetails"), u,
+                                      errstr, size);
 }
 
 static int oj_parse_metrics(json_t *root, int64_t *latency_ms, char *errstr,

@@ -33,6 +33,7 @@ typedef struct oq_request {
         tg_tag_t tags[TG_TAGS_MAX];
         size_t n_tags;
         size_t text_bytes; /* UTF-8 bytes of all message contents */
+        size_t n_cache_points;
 } oq_request_t;
 
 static const char *oq_request_tag(const oq_request_t *req, const char *key)
@@ -112,6 +113,32 @@ static int oq_parse_role(const char *s, tg_role_t *out)
         return 0;
 }
 
+/* Added with the cachePoint extension (docs/operations.md, "Service
+ * tiers, prompt caching and request metadata"), in the oracle's style. */
+static int oq_parse_cache(oq_request_t *req, size_t i, json_t *c,
+                          tg_cache_ttl_t *out, char *errstr, size_t size)
+{
+        json_t *ttl = json_object_get(c, "ttl");
+        const char *t = json_string_value(ttl);
+
+        if (!json_is_object(c) || json_object_size(c) != (ttl ? 1u : 0u) ||
+            (ttl && (!t || (strcmp(t, "5m") != 0 && strcmp(t, "1h") != 0))))
+                return oq_fail(errstr, size,
+                               "prompt.messages[%zu].cachePoint: must be an "
+                               "object with an optional ttl of \"5m\" or "
+                               "\"1h\"",
+                               i);
+        if (++req->n_cache_points > TG_CACHE_POINTS_MAX)
+                return oq_fail(errstr, size,
+                               "prompt.messages[%zu].cachePoint: at most %d "
+                               "cache points a request",
+                               i, TG_CACHE_POINTS_MAX);
+        *out = !ttl              ? TG_CACHE_DEFAULT
+               : strcmp(t, "5m") ? TG_CACHE_1H
+                                 : TG_CACHE_5M;
+        return 0;
+}
+
 static int oq_parse_message(oq_request_t *req, size_t i, json_t *m,
                             char *errstr, size_t size)
 {
@@ -133,12 +160,15 @@ static int oq_parse_message(oq_request_t *req, size_t i, json_t *m,
                                "prompt.messages[%zu].content: required, a "
                                "non-empty string",
                                i);
-        if (json_object_size(m) != 2)
-                return oq_fail(
-                    errstr, size,
-                    "prompt.messages[%zu]: only role and content are "
-                    "allowed",
-                    i);
+        if (json_object_size(m) != (json_object_get(m, "cachePoint") ? 3u : 2u))
+                return oq_fail(errstr, size,
+                               "prompt.messages[%zu]: only role, content and "
+                               "cachePoint are allowed",
+                               i);
+        if (json_object_get(m, "cachePoint") &&
+            oq_parse_cache(req, i, json_object_get(m, "cachePoint"),
+                           &msg->cache, errstr, size))
+                return -1;
         msg->content = json_string_value(content);
         msg->content_len = json_string_length(content);
         req->text_bytes += msg->content_len;
@@ -229,9 +259,24 @@ static int oq_parse_param(oq_request_t *req, const char *key, json_t *v,
                 p->has_top_p = 1;
                 return oq_get_unit(v, key, &p->top_p, errstr, size);
         }
+        if (strcmp(key, "service_tier") == 0) {
+                const char *t = json_string_value(v);
+                static const char *const names[TG_TIER_N] = {
+                    "default", "priority", "flex"};
+                for (int i = 0; t && i < TG_TIER_N; i++)
+                        if (strcmp(t, names[i]) == 0 &&
+                            strlen(names[i]) == json_string_length(v)) {
+                                p->service_tier = (tg_tier_t)i;
+                                p->has_service_tier = 1;
+                                return 0;
+                        }
+                return oq_fail(errstr, size,
+                               "prompt.parameters.service_tier: must be one "
+                               "of priority, default, flex");
+        }
         return oq_fail(errstr, size,
                        "prompt.parameters.%.64s: unknown parameter (allowed: "
-                       "max_tokens, temperature, top_p, top_k)",
+                       "max_tokens, temperature, top_p, top_k, service_tier)",
                        key);
 }
 
@@ -417,10 +462,14 @@ static inline int oq_same(const tg_request_t *a, int ra, const char *ea,
             a->params.has_top_p != b->params.has_top_p ||
             (a->params.has_temperature &&
              a->params.temperature != b->params.temperature) ||
-            (a->params.has_top_p && a->params.top_p != b->params.top_p))
+            (a->params.has_top_p && a->params.top_p != b->params.top_p) ||
+            a->params.has_service_tier != b->params.has_service_tier ||
+            a->params.service_tier != b->params.service_tier ||
+            a->n_cache_points != b->n_cache_points)
                 return 0;
         for (size_t i = 0; i < a->n_messages; i++)
                 if (a->messages[i].role != b->messages[i].role ||
+                    a->messages[i].cache != b->messages[i].cache ||
                     a->messages[i].content_len != b->messages[i].content_len ||
                     memcmp(a->messages[i].content, b->messages[i].content,
                            a->messages[i].content_len))

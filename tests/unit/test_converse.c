@@ -141,8 +141,8 @@ static void test_build_reals_roundtrip(void)
  * builder refuses them too. */
 static void test_build_rejects(void)
 {
-        tg_message_t msgs[2] = {{TG_ROLE_SYSTEM, "s", 1},
-                                {TG_ROLE_ASSISTANT, "a", 1}};
+        tg_message_t msgs[2] = {{TG_ROLE_SYSTEM, "s", 1, TG_CACHE_NONE},
+                                {TG_ROLE_ASSISTANT, "a", 1, TG_CACHE_NONE}};
         tg_request_t req = {.messages = msgs, .n_messages = 2};
         tg_model_t model = {.family = TG_FAMILY_NOVA, .max_output_tokens = 1};
         char err[256] = "";
@@ -153,11 +153,11 @@ static void test_build_rejects(void)
         req.n_messages = 1; /* system only */
         CHECK(tg_converse_build(&req, &model, NULL, err, sizeof(err)) == NULL);
         CHECK(strstr(err, "at least one user") != NULL);
-        msgs[1] = (tg_message_t){TG_ROLE_USER, "", 0};
+        msgs[1] = (tg_message_t){TG_ROLE_USER, "", 0, TG_CACHE_NONE};
         req.n_messages = 2;
         CHECK(tg_converse_build(&req, &model, NULL, err, sizeof(err)) == NULL);
         CHECK_STR(err, "prompt.messages[1].content: empty");
-        msgs[1] = (tg_message_t){TG_ROLE_USER, "\xff", 1};
+        msgs[1] = (tg_message_t){TG_ROLE_USER, "\xff", 1, TG_CACHE_NONE};
         CHECK(tg_converse_build(&req, &model, NULL, err, sizeof(err)) == NULL);
         CHECK(strstr(err, "UTF-8") != NULL);
 }

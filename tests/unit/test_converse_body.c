@@ -312,6 +312,7 @@ static int check_one(int n)
                                        : TG_ROLE_ASSISTANT;
                 msgs[i].content_len = rnd_content(texts[i], sizeof(texts[i]));
                 msgs[i].content = rnd_below(60) ? texts[i] : NULL;
+                msgs[i].cache = TG_CACHE_NONE; /* test_tier_cache.c */
         }
         req.messages = msgs;
         model.family = (tg_family_t)rnd_below(TG_FAMILY_MISTRAL + 1);

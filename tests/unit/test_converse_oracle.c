@@ -47,6 +47,22 @@ static const char *const stops[] = {
      "\\u00e9\\u00e9\""),
 };
 
+/* usage.cacheDetails (the writes above are 12 when present) */
+static const char *const details[] = {
+    ",\"cacheDetails\":[{\"ttl\":\"1h\",\"inputTokens\":8},{\"ttl\":\"5m\","
+    "\"inputTokens\":4}]",
+    ",\"cacheDetails\":[{\"ttl\":\"1h\",\"inputTokens\":13}]",
+    ",\"cacheDetails\":[{\"ttl\":\"2h\",\"inputTokens\":1}]",
+    ",\"cacheDetails\":[{\"ttl\":\"\\u0031h\",\"inputTokens\":1}]",
+    ",\"cacheDetails\":[{\"ttl\":\"\\u0031\\u0031\\u0031\\u0031\\u0031"
+    "\\u0031\\u0031\\u0031\\u0031\\u0031\\u0031\",\"inputTokens\":1}]",
+    ",\"cacheDetails\":[{\"inputTokens\":1}]",
+    ",\"cacheDetails\":[5]",
+    ",\"cacheDetails\":{}",
+    ",\"cacheDetails\":[]",
+    ",\"cacheDetails\":[{\"ttl\":\"5m\",\"inputTokens\":-1}]",
+};
+
 static void gen_usage(char *b, size_t *n, size_t cap)
 {
         static const char *const keys[] = {
@@ -66,6 +82,8 @@ static void gen_usage(char *b, size_t *n, size_t cap)
                 tg_gen_put(b, n, cap, "\":");
                 tg_gen_put(b, n, cap, tg_gen_next() % 4 ? "12" : PICK(counts));
         }
+        if (tg_gen_next() % 4 == 0) /* writes by TTL, not always coherent */
+                tg_gen_put(b, n, cap, PICK(details));
         tg_gen_put(b, n, cap, "}");
 }
 

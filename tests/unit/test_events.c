@@ -144,6 +144,28 @@ static void usage_tokens(json_t *o, const tg_job_t *j)
                             json_integer(j->usage.cache_read_tokens));
         json_object_set_new(o, "cacheWriteInputTokens",
                             json_integer(j->usage.cache_write_tokens));
+        if (j->usage.cache_write_1h_tokens)
+                json_object_set_new(
+                    o, "cacheWrite1hInputTokens",
+                    json_integer(j->usage.cache_write_1h_tokens));
+}
+
+/* Added with service tiers (docs/usage-events.md): what Bedrock reported,
+ * else what was asked; and the budget that degraded the request. */
+static void tier_fields(json_t *o, const tg_job_t *j)
+{
+        if (j->has_out && j->out.tier_name[0])
+                json_object_set_new(o, "serviceTier",
+                                    json_string(j->out.tier_name));
+        else if (j->tier.send)
+                json_object_set_new(o, "serviceTier",
+                                    json_string(tg_tier_name(j->tier.tier)));
+        if (j->tier.by[0])
+                json_object_set_new(
+                    o, "degraded",
+                    json_pack("{s:s,s:s,s:s}", "budgetId", j->tier.by,
+                              "fromTier", tg_tier_name(j->tier.asked), "toTier",
+                              tg_tier_name(j->tier.tier)));
 }
 
 static char *old_usage(tg_job_t *j)
@@ -168,6 +190,7 @@ static char *old_usage(tg_job_t *j)
                 json_object_set_new(o, "target", json_string(j->res.target));
         json_object_set_new(o, "tags", tags_json(j, 0));
         usage_tokens(o, j);
+        tier_fields(o, j);
         json_object_set_new(o, "reservedNanoUsd",
                             json_integer(j->reserved ? j->bound.cost_nano : 0));
         json_object_set_new(o, "costNanoUsd",
@@ -319,6 +342,21 @@ static void test_events_match_jansson(void)
 
         base_job(&j);
         check_job(&j, "approved", 1);
+
+        base_job(&j); /* degraded to flex, Bedrock says flex, 1 h writes */
+        j.tier.asked = TG_TIER_DEFAULT;
+        j.tier.tier = TG_TIER_FLEX;
+        j.tier.send = 1;
+        snprintf(j.tier.by, sizeof(j.tier.by), "eng-month");
+        snprintf(j.out.tier_name, sizeof(j.out.tier_name), "flex");
+        j.usage.cache_write_tokens = 30;
+        j.usage.cache_write_1h_tokens = 20;
+        check_job(&j, "degraded", 1);
+
+        base_job(&j); /* a tier asked for, none reported */
+        j.tier.tier = j.tier.asked = TG_TIER_PRIORITY;
+        j.tier.send = 1;
+        check_job(&j, "priority", 1);
 
         base_job(&j); /* over the bound: an overrun; billing unknown */
         j.cost_nano = 60000;

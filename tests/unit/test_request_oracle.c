@@ -45,13 +45,34 @@ static const char *const contents[] = {
     "\"\\\"q\\\"\"",
 };
 static const char *const params[] = {
-    "\"max_tokens\":100", "\"max_tokens\":0",
-    "\"max_tokens\":1.0", "\"temperature\":0.5",
-    "\"temperature\":1",  "\"temperature\":1.5",
-    "\"temperature\":-0", "\"top_p\":1e-3",
-    "\"top_p\":\"0.1\"",  "\"top_k\":500",
-    "\"top_k\":501",      "\"seed\":1",
-    "\"t\\u006fp_k\":5",  "\"temperature\":0.30000000000000004",
+    "\"max_tokens\":100",
+    "\"max_tokens\":0",
+    "\"max_tokens\":1.0",
+    "\"temperature\":0.5",
+    "\"temperature\":1",
+    "\"temperature\":1.5",
+    "\"temperature\":-0",
+    "\"top_p\":1e-3",
+    "\"top_p\":\"0.1\"",
+    "\"top_k\":500",
+    "\"top_k\":501",
+    "\"seed\":1",
+    "\"t\\u006fp_k\":5",
+    "\"temperature\":0.30000000000000004",
+    "\"service_tier\":\"flex\"",
+    "\"service_tier\":\"priority\"",
+    "\"service_tier\":\"turbo\"",
+    "\"service_tier\":1",
+    "\"service_tier\":\"fl\\u0065x\"",
+};
+static const char *const caches[] = {
+    ",\"cachePoint\":{}",
+    ",\"cachePoint\":{\"ttl\":\"5m\"}",
+    ",\"cachePoint\":{\"ttl\":\"1h\"}",
+    ",\"cachePoint\":{\"ttl\":\"2h\"}",
+    ",\"cachePoint\":true",
+    ",\"cachePoint\":{\"type\":\"default\"}",
+    ",\"cachePoint\":{\"ttl\":5}",
 };
 static const char *const tag_keys[] = {
     "applicationId",       "costCenter", "environment",
@@ -76,6 +97,8 @@ static void gen_messages(char *b, size_t *n, size_t cap)
                 tg_gen_put(b, n, cap, OFTEN ? "\"hi\"" : PICK(contents));
                 if (tg_gen_next() % 10 == 0)
                         tg_gen_put(b, n, cap, ",\"name\":\"x\"");
+                if (tg_gen_next() % 4 == 0)
+                        tg_gen_put(b, n, cap, PICK(caches));
                 tg_gen_put(b, n, cap, "}");
         }
         tg_gen_put(b, n, cap, "]");
