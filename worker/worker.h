@@ -24,6 +24,7 @@
 #include "budget.h"
 #include "catalog.h"
 #include "config.h"
+#include "dynbuf.h"
 #include "ledger.h"
 #include "metrics.h"
 #include "offsets.h"
@@ -103,9 +104,7 @@ struct tg_job {
         struct curl_slist *headers;
         char *body;
         size_t body_len;
-        char *resp;
-        size_t resp_len, resp_cap;
-        int resp_too_big;
+        tg_dynbuf_t resp; /* the body, capped at TG_RESPONSE_MAX */
         char err_type_hdr[128];
         char aws_request_id[128];
         tg_converse_result_t out;
