@@ -68,7 +68,7 @@ static const opt_t opts[] = {
     {"static-membership", "TOLLGATE_STATIC_MEMBERSHIP", I(static_membership),
      TG_OPT_WORKER,
      "1: an explicit worker-id is also the consumer's group.instance.id "
-     "(default 0)"},
+     "(default 1)"},
     {"log-level", "TOLLGATE_LOG_LEVEL", S(log_level),
      TG_OPT_KAFKA | TG_OPT_WORKER | TG_OPT_REDIS, "debug|info|warn|error"},
     {"max-inflight", "TOLLGATE_MAX_INFLIGHT", I(max_inflight), TG_OPT_WORKER,
@@ -162,11 +162,10 @@ void tg_config_init(tg_config_t *c)
         c->throttle_retry_ms = 10 * 60 * 1000;
         c->transactions = 1;
         c->txn_interval_ms = 100;
-        /* Opt-in: with cooperative-sticky on librdkafka 2.0.2, a static
-         * member restarted after a broker crash rejoined with 0 partitions
-         * and they stayed unowned (tests/faults/test_fault_kafka.py, kill9);
-         * docs/operations.md, "Pod churn". */
-        c->static_membership = 0;
+        /* With an explicit worker id (docs/operations.md, "Pod churn"; the
+         * gap it leaves with cooperative-sticky: worker/consumer.c,
+         * tg_consumer_tick). */
+        c->static_membership = 1;
         c->lease_ms = 120 * 1000; /* renewed every lease/3 while live */
         c->retention_s = 7 * 24 * 3600;
         c->max_request_bytes = 1024 * 1024;

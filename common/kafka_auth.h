@@ -85,6 +85,11 @@ int tg_kafka_auth_token(const tg_kafka_auth_t *a, time_t at,
  * first _after/_token. */
 const char *tg_kafka_auth_source(void);
 
+/* 1 while the last token refresh of any client of the process failed (no
+ * credentials, a signing error): cleared by the next one that succeeds
+ * (librdkafka retries a failed refresh by itself). Any thread. */
+int tg_kafka_auth_failing(void);
+
 /* How many tokens the refresh callback set, and failed to set (tests). */
 unsigned long tg_kafka_auth_refreshes(unsigned long *failures);
 

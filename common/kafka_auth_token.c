@@ -17,6 +17,7 @@
 static pthread_mutex_t ka_mu = PTHREAD_MUTEX_INITIALIZER;
 static tg_creds_t *ka_creds; /* process-wide, lives until exit */
 static atomic_ulong ka_ok, ka_failed;
+static atomic_int ka_failing; /* the last refresh failed */
 
 /* A Bedrock API key is first in the chain (creds.h) but cannot sign for
  * Kafka: hide it, so the chain goes on to SigV4 credentials. */
@@ -57,6 +58,11 @@ const char *tg_kafka_auth_source(void)
         s = ka_creds ? tg_creds_source(ka_creds) : "";
         pthread_mutex_unlock(&ka_mu);
         return s;
+}
+
+int tg_kafka_auth_failing(void)
+{
+        return atomic_load(&ka_failing);
 }
 
 unsigned long tg_kafka_auth_refreshes(unsigned long *failures)
@@ -137,6 +143,7 @@ void tg_kafka_auth_refresh_cb(rd_kafka_t *rk, const char *cfg, void *opaque)
         }
         if (!err[0]) {
                 atomic_fetch_add(&ka_ok, 1);
+                atomic_store(&ka_failing, 0);
                 tg_log(TG_LOG_DEBUG,
                        "kafka auth aws-msk-iam: token refreshed "
                        "for %s",
@@ -144,6 +151,7 @@ void tg_kafka_auth_refresh_cb(rd_kafka_t *rk, const char *cfg, void *opaque)
                 return;
         }
         atomic_fetch_add(&ka_failed, 1);
+        atomic_store(&ka_failing, 1);
         snprintf(why, sizeof(why), "MSK IAM token not made: %.400s", err);
         /* librdkafka reports it through the client's error callback and
          * retries the refresh by itself. */

@@ -10,7 +10,9 @@
  *   TOLLGATE_WORKER_ID; the Kubernetes manifests set it from the pod name)
  *   is the consumer's group.instance.id unless --static-membership 0, so a
  *   restarted worker takes its partitions back without a rebalance. The
- *   price: one that never comes back holds them until session.timeout.ms.
+ *   price: one that dies and never comes back holds them until
+ *   session.timeout.ms (one that drains leaves first; an idle one rejoins:
+ *   consumer.c).
  *
  * Settings the worker cannot honour are refused here, at start, with the
  * reason, instead of a consumer that runs and reads nothing.

@@ -6,6 +6,7 @@
  * transaction that carries the messages of the requests below them.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -139,6 +140,17 @@ static void incremental_error(tg_worker_t *w, const char *what,
         rd_kafka_error_destroy(e);
 }
 
+static int is_static(tg_worker_t *w)
+{
+        char v[256];
+        size_t n = sizeof(v);
+
+        return rd_kafka_conf_get(rd_kafka_conf(w->consumer),
+                                 "group.instance.id", v,
+                                 &n) == RD_KAFKA_CONF_OK &&
+               v[0];
+}
+
 /* Cooperative protocol (cooperative-sticky): only the partitions that move
  * are revoked; the others keep being read and their requests keep going
  * (docs/architecture.md, "Rebalances"; the outbox drops what the moved
@@ -205,6 +217,38 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *op)
                 return;
         }
         tg_log(TG_LOG_WARN, "kafka: %s", reason);
+        /* The broker refused us, or no MSK IAM token could be made: not
+         * ready until a broker is up again (readiness.c). */
+        if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION)
+                tg_ready_kafka_auth_error(w);
+}
+
+/* librdkafka's statistics (statistics.interval.ms): readiness learns from
+ * them that a broker is up again after an authentication error. */
+static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+        (void)rk;
+        tg_ready_kafka_stats(opaque, json, len);
+        return 0; /* librdkafka frees json */
+}
+
+/* Statistics turned off with -X: readiness cannot see a broker up again,
+ * so it leaves Kafka authentication out (readiness.c). */
+static void stats_on(tg_worker_t *w, rd_kafka_conf_t *kc)
+{
+        char v[32];
+        size_t n = sizeof(v);
+
+        if (rd_kafka_conf_get(kc, "statistics.interval.ms", v, &n) ==
+                RD_KAFKA_CONF_OK &&
+            strtol(v, NULL, 10) <= 0) {
+                w->kafka_up_ms = INT64_MAX;
+                tg_log(TG_LOG_WARN,
+                       "statistics.interval.ms=%s: /readyz "
+                       "does not show Kafka authentication "
+                       "failures",
+                       v);
+        }
 }
 
 static rd_kafka_conf_t *consumer_conf(tg_worker_t *w, char *errstr, size_t size)
@@ -222,6 +266,8 @@ static rd_kafka_conf_t *consumer_conf(tg_worker_t *w, char *errstr, size_t size)
             {"queued.max.messages.kbytes", "32768"},
             {"partition.assignment.strategy", "cooperative-sticky"},
             {"client.id", c->worker_id},
+            /* readiness.c: a broker up again after an auth error */
+            {"statistics.interval.ms", "1000"},
         };
 
         for (size_t i = 0; i < sizeof(props) / sizeof(props[0]); i++)
@@ -232,9 +278,11 @@ static rd_kafka_conf_t *consumer_conf(tg_worker_t *w, char *errstr, size_t size)
                 goto err;
         if (tg_assignment_conf(kc, c, &w->cooperative, errstr, size))
                 goto err;
+        stats_on(w, kc);
         rd_kafka_conf_set_opaque(kc, w);
         rd_kafka_conf_set_rebalance_cb(kc, rebalance_cb);
         rd_kafka_conf_set_error_cb(kc, error_cb);
+        rd_kafka_conf_set_stats_cb(kc, stats_cb);
         return kc;
 err:
         rd_kafka_conf_destroy(kc);
@@ -273,10 +321,22 @@ void tg_consumer_drain(tg_worker_t *w)
         tg_worker_flow(w);
 }
 
+static rd_kafka_resp_err_t subscribe(tg_worker_t *w)
+{
+        rd_kafka_topic_partition_list_t *topics;
+        rd_kafka_resp_err_t err;
+
+        topics = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(topics, w->t_requests,
+                                          RD_KAFKA_PARTITION_UA);
+        err = rd_kafka_subscribe(w->consumer, topics);
+        rd_kafka_topic_partition_list_destroy(topics);
+        return err;
+}
+
 int tg_consumer_start(tg_worker_t *w, char *errstr, size_t size)
 {
         rd_kafka_conf_t *kc = consumer_conf(w, errstr, size);
-        rd_kafka_topic_partition_list_t *topics;
         rd_kafka_resp_err_t err;
 
         if (!kc)
@@ -294,16 +354,71 @@ int tg_consumer_start(tg_worker_t *w, char *errstr, size_t size)
         uv_poll_init(w->loop, &w->cq_poll, w->cq_pipe[0]);
         w->cq_poll.data = w;
         uv_poll_start(&w->cq_poll, UV_READABLE, on_readable);
-        topics = rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(topics, w->t_requests,
-                                          RD_KAFKA_PARTITION_UA);
-        err = rd_kafka_subscribe(w->consumer, topics);
-        rd_kafka_topic_partition_list_destroy(topics);
-        if (err)
+        if ((err = subscribe(w)))
                 return snprintf(errstr, size, "subscribe: %s",
                                 rd_kafka_err2str(err)),
                        -1;
         return 0;
+}
+
+/* A static member restarted in a stable group gets its old assignment
+ * without a rebalance (KIP-345). With cooperative-sticky that leaves a
+ * gap: when the member it replaces had just revoked partitions (the first
+ * of the two cooperative rounds) and died before rejoining, the second
+ * round never comes and those partitions stay without an owner until some
+ * other rebalance (seen after a broker kill -9: docs/operations.md, "Pod
+ * churn"). The members meant to receive them hold nothing meanwhile. So a
+ * static member that has held no partition for twice session.timeout.ms
+ * leaves and rejoins (librdkafka 2.0.2 sends no JoinGroup for subscribing
+ * again to the same topics; unsubscribing sends a LeaveGroup, and that
+ * rebalances): it gives up nothing, the others keep theirs (sticky,
+ * incremental), the leader assigns what is unowned. A member that is idle
+ * because the group has more members than partitions repeats it with the
+ * wait doubled each time, up to 10 minutes: a cheap rebalance. */
+#define IDLE_WAIT_MAX_MS (10 * 60 * 1000)
+
+static int64_t session_timeout_ms(tg_worker_t *w)
+{
+        char v[32];
+        size_t n = sizeof(v);
+
+        if (rd_kafka_conf_get(rd_kafka_conf(w->consumer), "session.timeout.ms",
+                              v, &n) != RD_KAFKA_CONF_OK)
+                return 45000;
+        return strtoll(v, NULL, 10);
+}
+
+void tg_consumer_tick(tg_worker_t *w)
+{
+        int64_t now = tg_mono_ms();
+        rd_kafka_resp_err_t err;
+
+        if (!w->consumer || w->stopping || !w->cooperative ||
+            !w->ever_assigned || w->assigned > 0 || !is_static(w)) {
+                w->idle_since_ms = 0;
+                if (w->assigned > 0)
+                        w->idle_wait_ms = 0;
+                return;
+        }
+        if (!w->idle_wait_ms)
+                w->idle_wait_ms = 2 * session_timeout_ms(w);
+        if (!w->idle_since_ms)
+                w->idle_since_ms = now;
+        if (now - w->idle_since_ms < w->idle_wait_ms)
+                return;
+        tg_log(TG_LOG_INFO,
+               "static member: no partition for %lld ms; leaving and "
+               "rejoining the group so that partitions a replaced member "
+               "revoked get an owner",
+               (long long)(now - w->idle_since_ms));
+        rd_kafka_unsubscribe(w->consumer);
+        if ((err = subscribe(w)))
+                tg_worker_fatal(w, "subscribe again: %s",
+                                rd_kafka_err2str(err));
+        w->idle_since_ms = now;
+        w->idle_wait_ms = w->idle_wait_ms * 2 > IDLE_WAIT_MAX_MS
+                              ? IDLE_WAIT_MAX_MS
+                              : w->idle_wait_ms * 2;
 }
 
 void tg_consumer_pause(tg_worker_t *w, int pause)
@@ -431,12 +546,45 @@ static int destroy_would_abort(const tg_worker_t *w)
                rd_kafka_version() < STICKY_FIX_VERSION;
 }
 
+/* Unsubscribing revokes (served here, by polling) and, once the
+ * partitions are released, sends the LeaveGroup; rd_kafka_consumer_close
+ * right away would end the group first and a static member would not
+ * leave. Waits for the revocation, then LEAVE_GRACE_MS for the request. */
+#define LEAVE_WAIT_MS  5000
+#define LEAVE_GRACE_MS 300
+
+static void leave_group(tg_worker_t *w)
+{
+        int64_t end = tg_mono_ms() + LEAVE_WAIT_MS, grace = 0;
+        rd_kafka_topic_partition_list_t *a = NULL;
+        rd_kafka_message_t *m;
+
+        rd_kafka_unsubscribe(w->consumer);
+        while (tg_mono_ms() < end && (!grace || tg_mono_ms() < grace)) {
+                if ((m = rd_kafka_consumer_poll(w->consumer, 50)))
+                        rd_kafka_message_destroy(m);
+                if (!grace && rd_kafka_assignment(w->consumer, &a) == 0 &&
+                    a->cnt == 0)
+                        grace = tg_mono_ms() + LEAVE_GRACE_MS;
+                if (a)
+                        rd_kafka_topic_partition_list_destroy(a);
+                a = NULL;
+        }
+}
+
 void tg_consumer_close(tg_worker_t *w)
 {
         if (!w->consumer)
                 return;
         uv_poll_stop(&w->cq_poll);
         rd_kafka_queue_io_event_enable(w->cq, -1, NULL, 0);
+        /* A static member's close does not leave the group, so that a
+         * restart takes its partitions back; one that drains (SIGTERM: a
+         * rolling update, a scale-down) leaves instead, or its partitions
+         * would wait session.timeout.ms for it. A crash or a fatal stop
+         * keeps the static seat. docs/operations.md, "Pod churn". */
+        if (!w->fatal && is_static(w))
+                leave_group(w);
         rd_kafka_consumer_close(w->consumer);
         if (destroy_would_abort(w)) {
                 tg_log(TG_LOG_WARN,

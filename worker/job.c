@@ -205,7 +205,7 @@ void tg_job_free(tg_job_t *j)
         free(j->completion_built);
         free(j->usage_built);
         free(j->body);
-        free(j->resp);
+        tg_dynbuf_free(&j->resp);
         tg_bedrock_auth_free(j->headers);
         if (j->hdrs)
                 rd_kafka_headers_destroy(j->hdrs);

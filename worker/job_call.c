@@ -20,24 +20,9 @@ static size_t on_body(char *p, size_t size, size_t n, void *opaque)
         tg_job_t *j = opaque;
         size_t len = size * n;
 
-        if (j->resp_len + len > TG_RESPONSE_MAX) {
-                j->resp_too_big = 1;
-                return 0; /* aborts the transfer */
-        }
-        if (j->resp_len + len + 1 > j->resp_cap) {
-                size_t cap = j->resp_cap ? j->resp_cap * 2 : 4096;
-                while (cap < j->resp_len + len + 1)
-                        cap *= 2;
-                char *r = realloc(j->resp, cap);
-                if (!r)
-                        return 0;
-                j->resp = r;
-                j->resp_cap = cap;
-        }
-        memcpy(j->resp + j->resp_len, p, len);
-        j->resp_len += len;
-        j->resp[j->resp_len] = '\0';
-        return len;
+        /* Over the cap or out of memory: 0 aborts the transfer, and
+         * job_result.c reads which from the buffer's error. */
+        return tg_dynbuf_add(&j->resp, p, len) ? 0 : len;
 }
 
 static void header_value(const char *line, size_t len, const char *name,
@@ -164,8 +149,8 @@ void tg_job_call(tg_job_t *j)
         snprintf(url, sizeof(url), "%s%s", j->w->endpoint, path);
         if (sign(j, path, err, sizeof(err)))
                 return call_failed_locally(j, err);
-        j->resp_len = 0;
-        j->resp_too_big = 0;
+        tg_dynbuf_free(&j->resp); /* a retry starts a new body */
+        tg_dynbuf_init(&j->resp, TG_RESPONSE_MAX);
         j->err_type_hdr[0] = j->aws_request_id[0] = '\0';
         j->easy = easy_new(j, url);
         if (!j->easy)

@@ -56,8 +56,8 @@ static void succeeded(tg_job_t *j)
 {
         char err[512];
 
-        if (tg_converse_parse(j->resp, j->resp_len, &j->out, err,
-                              sizeof(err)) ||
+        if (tg_converse_parse(tg_dynbuf_ptr(&j->resp), tg_dynbuf_len(&j->resp),
+                              &j->out, err, sizeof(err)) ||
             tg_converse_price(&j->out, j->res.model, j->tier.tier,
                               j->res.target, &j->cost_nano, err, sizeof(err))) {
                 tg_converse_result_free(&j->out);
@@ -148,7 +148,7 @@ void tg_job_http_done(void *priv, CURLcode rc)
         if (rc == CURLE_OK && status == 200)
                 return succeeded(j);
         memset(&e, 0, sizeof(e));
-        if (j->resp_too_big) {
+        if (tg_dynbuf_error(&j->resp) == TG_DYNBUF_TOO_BIG) {
                 e.http_status = status;
                 snprintf(e.type, sizeof(e.type), "ResponseTooLarge");
                 snprintf(e.message, sizeof(e.message), "response over %d bytes",
@@ -156,9 +156,9 @@ void tg_job_http_done(void *priv, CURLcode rc)
         } else if (rc != CURLE_OK) {
                 tg_bedrock_classify_transport(rc, status, pre > 0, &e);
         } else {
-                tg_bedrock_classify(status,
-                                    j->err_type_hdr[0] ? j->err_type_hdr : NULL,
-                                    j->resp, j->resp_len, 0, &e);
+                tg_bedrock_classify(
+                    status, j->err_type_hdr[0] ? j->err_type_hdr : NULL,
+                    tg_dynbuf_ptr(&j->resp), tg_dynbuf_len(&j->resp), 0, &e);
         }
         failed(j, &e);
 }

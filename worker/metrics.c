@@ -175,10 +175,15 @@ void tg_metrics_lag(tg_metrics_t *m, int32_t partition, int64_t lag)
         LOCKED(m, named_set(m->lags, &m->n_lags, name, lag, 0));
 }
 
-void tg_metrics_set_ready(tg_metrics_t *m, int ready, const char *why)
+int tg_metrics_set_ready(tg_metrics_t *m, int ready, const char *why)
 {
-        LOCKED(m, m->ready = ready; snprintf(m->not_ready, sizeof(m->not_ready),
-                                             "%s", why ? why : ""));
+        int changed;
+
+        why = why ? why : "";
+        LOCKED(m, changed = m->ready != ready || strcmp(m->not_ready, why);
+               m->ready = ready;
+               snprintf(m->not_ready, sizeof(m->not_ready), "%s", why));
+        return changed;
 }
 
 void tg_metrics_rate_wait(tg_metrics_t *m, const char *budget, int64_t ms)

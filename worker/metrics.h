@@ -21,7 +21,10 @@ tg_metrics_t *tg_metrics_new(int port, const char *const *label_keys,
                              int n_labels, char *errstr, size_t size);
 void tg_metrics_destroy(tg_metrics_t *m);
 
-void tg_metrics_set_ready(tg_metrics_t *m, int ready, const char *why);
+/* The reason /readyz shows while not ready (readiness.c builds it). */
+#define TG_READY_REASON_MAX 200
+/* Sets readiness; 1 when it or its reason changed (the caller logs). */
+int tg_metrics_set_ready(tg_metrics_t *m, int ready, const char *why);
 void tg_metrics_decision(tg_metrics_t *m, const struct tg_job *j);
 void tg_metrics_inflight(tg_metrics_t *m, int64_t n);
 void tg_metrics_model_limit(tg_metrics_t *m, const char *model, int64_t n);

@@ -26,7 +26,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c,
                               size_t *data_size, void **state)
 {
         tg_metrics_t *m = cls;
-        char buf[192];
+        char buf[TG_READY_REASON_MAX + 8];
         int ready;
 
         if (strcmp(method, "GET") != 0)

@@ -47,7 +47,7 @@ struct tg_metrics {
         uint64_t retries, dlq, overruns, overrun_nano;
         int64_t inflight, inflight_peak;
         int ready;
-        char not_ready[128];
+        char not_ready[TG_READY_REASON_MAX];
 };
 
 void tg_hist_observe(tg_hist_t *h, double v);

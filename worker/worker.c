@@ -61,18 +61,15 @@ void tg_worker_fatal(tg_worker_t *w, const char *fmt, ...)
         w->stopping = 1;
         w->stop_deadline_ms = 0; /* no drain: unfinished work is read again */
         /* A fixed reason: the message may quote a broker's words. */
-        tg_metrics_set_ready(w->metrics, 0, "fatal error (see the log)");
+        tg_ready_update(w);
 }
 
 static void on_ledger_state(tg_ledger_t *l, int up, void *opaque)
 {
         tg_worker_t *w = opaque;
 
-        tg_metrics_set_ready(w->metrics, up && !w->stopping,
-                             w->fatal      ? "fatal error (see the log)"
-                             : w->stopping ? "draining"
-                             : up          ? ""
-                                           : "redis unavailable");
+        w->ledger_was_up |= up;
+        tg_ready_update(w);
         if (up)
                 tg_jobs_redis_up(w);
         tg_worker_flow(w);
@@ -90,7 +87,7 @@ static void on_signal(uv_signal_t *s, int signum)
                signum, w->inflight, (long long)w->conf->drain_timeout_ms);
         w->stopping = 1;
         w->stop_deadline_ms = tg_mono_ms() + w->conf->drain_timeout_ms;
-        tg_metrics_set_ready(w->metrics, 0, "draining");
+        tg_ready_update(w);
         tg_worker_flow(w);
 }
 
@@ -105,6 +102,8 @@ static void on_tick(uv_timer_t *t)
                 return;
         tg_lease_tick(w);
         tg_reaper_tick(w);
+        tg_consumer_tick(w);
+        tg_ready_update(w); /* credentials and Kafka auth clear by themselves */
         tg_lag_update(w);
         tg_worker_flow(w);
 }

@@ -24,6 +24,7 @@
 #include "budget.h"
 #include "catalog.h"
 #include "config.h"
+#include "dynbuf.h"
 #include "ledger.h"
 #include "metrics.h"
 #include "offsets.h"
@@ -106,9 +107,7 @@ struct tg_job {
         struct curl_slist *headers;
         char *body;
         size_t body_len;
-        char *resp;
-        size_t resp_len, resp_cap;
-        int resp_too_big;
+        tg_dynbuf_t resp; /* the body, capped at TG_RESPONSE_MAX */
         char err_type_hdr[128];
         char aws_request_id[128];
         tg_converse_result_t out;
@@ -182,7 +181,10 @@ struct tg_worker {
         tg_outbox_t *outbox;
         int assigned;
         int ever_assigned; /* a first assignment came (consumer.c) */
-        int cooperative;   /* cooperative-sticky (assignment.c) */
+        /* static + cooperative: held nothing since, and the wait before
+         * leaving and rejoining (consumer.c, tg_consumer_tick) */
+        int64_t idle_since_ms, idle_wait_ms;
+        int cooperative; /* cooperative-sticky (assignment.c) */
         /* flow */
         tg_job_t *jobs; /* every job in flight */
         size_t inflight;
@@ -198,6 +200,10 @@ struct tg_worker {
         int64_t ledger_down_ms; /* last tick that saw Redis away */
         uint64_t rng;
         tg_metrics_t *metrics;
+        /* readiness inputs besides the flags above (readiness.c) */
+        int ledger_was_up;         /* else "starting" */
+        int64_t kafka_auth_err_ms; /* last authentication error; 0: none */
+        int64_t kafka_up_ms;       /* last statistics with a broker up */
         /* transactions (txn.c) */
         int txn; /* on */
         int64_t txn_offsets[TG_PARTITIONS_MAX];
@@ -206,6 +212,16 @@ struct tg_worker {
         struct tg_txn_bg *txn_bg;
         uv_timer_t txn_timer;
 };
+
+/* readiness.c: what /readyz says, from the worker's flags, Redis, the AWS
+ * credentials and Kafka authentication (docs/operations.md, "Readiness").
+ * Loop thread only. */
+void tg_ready_update(tg_worker_t *w);
+/* From the consumer's error callback: the broker refused authentication
+ * (or no token could be made). */
+void tg_ready_kafka_auth_error(tg_worker_t *w);
+/* From the consumer's statistics callback (librdkafka's JSON). */
+void tg_ready_kafka_stats(tg_worker_t *w, const char *json, size_t len);
 
 /* worker.c */
 tg_worker_t *tg_worker_new(tg_config_t *conf, char *errstr, size_t size);
@@ -227,6 +243,9 @@ int tg_assignment_conf(rd_kafka_conf_t *kc, const tg_config_t *c,
 int tg_consumer_start(tg_worker_t *w, char *errstr, size_t size);
 void tg_consumer_drain(tg_worker_t *w);
 void tg_consumer_pause(tg_worker_t *w, int pause);
+/* Once a second from the loop: a static member that holds nothing for
+ * long leaves and rejoins the group (consumer.c says why). */
+void tg_consumer_tick(tg_worker_t *w);
 void tg_consumer_close(tg_worker_t *w);
 /* 1 when tg_consumer_close left a consumer undestroyed (consumer.c, #4312):
  * the process must then end with _exit, never run exit's destructors

@@ -14,12 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
-typedef struct body {
-        char *p;
-        size_t len;
-        size_t cap;
-        int over;
-} body_t;
+#include "../dynbuf.h"
 
 static int host_allowed_http(const char *host)
 {
@@ -66,19 +61,13 @@ err:
         return ok ? 0 : -1;
 }
 
+/* Over the cap or out of memory: 0 aborts the transfer; tg_creds_http
+ * reads which from the buffer. */
 static size_t on_data(char *ptr, size_t size, size_t nmemb, void *ud)
 {
-        body_t *b = ud;
         size_t n = size * nmemb;
 
-        if (n > b->cap - b->len) {
-                b->over = 1;
-                return 0; /* aborts the transfer */
-        }
-        memcpy(b->p + b->len, ptr, n);
-        b->len += n;
-        b->p[b->len] = '\0';
-        return n;
+        return tg_dynbuf_add(ud, ptr, n) ? 0 : n;
 }
 
 static void slist_wipe_free(struct curl_slist *l)
@@ -108,7 +97,7 @@ static struct curl_slist *slist_of(const char *const *headers)
 }
 
 static void easy_setup(CURL *h, const tg_creds_http_req_t *rq,
-                       struct curl_slist *hdrs, body_t *b)
+                       struct curl_slist *hdrs, tg_dynbuf_t *b)
 {
         curl_easy_setopt(h, CURLOPT_URL, rq->url);
         curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
@@ -135,23 +124,24 @@ int tg_creds_http(const tg_creds_http_req_t *rq, char **out, size_t *out_len,
 {
         struct curl_slist *hdrs = slist_of(rq->headers);
         CURL *h = curl_easy_init();
-        body_t b = {malloc(rq->cap + 1), 0, rq->cap, 0};
+        tg_dynbuf_t b; /* holds credentials: a secret buffer */
+        char why[64];
         CURLcode rc;
         int ret = -1;
 
         *out = NULL;
         *status = 0;
-        if (!h || !hdrs || !b.p) {
+        tg_dynbuf_init_secret(&b, rq->cap);
+        if (!h || !hdrs) {
                 snprintf(errstr, errstr_size, "%s: out of memory", rq->what);
                 goto err;
         }
-        b.p[0] = '\0';
         easy_setup(h, rq, hdrs, &b);
         rc = curl_easy_perform(h);
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, status);
-        if (b.over)
-                snprintf(errstr, errstr_size, "%s: response over %zu bytes",
-                         rq->what, rq->cap);
+        if (tg_dynbuf_error(&b))
+                snprintf(errstr, errstr_size, "%s: response %s", rq->what,
+                         tg_dynbuf_strerror(&b, why, sizeof(why)));
         else if (rc != CURLE_OK)
                 snprintf(errstr, errstr_size, "%s unreachable at %.200s: %s",
                          rq->what, rq->url, curl_easy_strerror(rc));
@@ -161,13 +151,11 @@ err:
         if (h)
                 curl_easy_cleanup(h);
         slist_wipe_free(hdrs);
-        if (ret == 0) {
-                *out = b.p;
-                *out_len = b.len;
-        } else if (b.p) {
-                tg_secret_wipe(b.p, b.cap + 1);
-                free(b.p);
+        if (ret == 0 && !(*out = tg_dynbuf_take(&b, out_len))) {
+                snprintf(errstr, errstr_size, "%s: out of memory", rq->what);
+                ret = -1;
         }
+        tg_dynbuf_free(&b); /* wipes */
         return ret;
 }
 

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../dynbuf.h"
 #include "../tgtime.h"
 
 extern char **environ;
@@ -142,16 +143,16 @@ static int spawn(char **argv, int out_fd, pid_t *pid, char *errstr,
         return rc ? -1 : 0;
 }
 
-/* Reads stdout until EOF, the cap or the deadline. 0, or -1 (why in
- * errstr). */
-static int collect(int fd, char *buf, size_t cap, size_t *len, long timeout_ms,
-                   char *errstr, size_t errstr_size)
+/* Reads stdout into out until EOF, its cap or the deadline. 0, or -1 (why
+ * in errstr). */
+static int collect(int fd, tg_dynbuf_t *out, long timeout_ms, char *errstr,
+                   size_t errstr_size)
 {
         int64_t deadline = tg_mono_ms() + timeout_ms;
         struct pollfd pfd = {fd, POLLIN, 0};
+        char chunk[4096], why[64];
         ssize_t r;
 
-        *len = 0;
         for (;;) {
                 int64_t left = deadline - tg_mono_ms();
 
@@ -165,16 +166,22 @@ static int collect(int fd, char *buf, size_t cap, size_t *len, long timeout_ms,
                         return -1;
                 if (!(pfd.revents & (POLLIN | POLLHUP | POLLERR)))
                         continue;
-                r = read(fd, buf + *len, cap - *len);
+                r = read(fd, chunk, sizeof(chunk));
                 if (r == 0)
                         return 0;
                 if (r < 0 && errno != EINTR && errno != EAGAIN)
                         return -1;
-                if (r > 0 && (*len += (size_t)r) >= cap) {
-                        snprintf(errstr, errstr_size,
-                                 "credential_process: output over %zu bytes",
-                                 cap - 1);
-                        return -1;
+                if (r > 0) {
+                        int full = tg_dynbuf_add(out, chunk, (size_t)r);
+
+                        tg_secret_wipe(chunk, (size_t)r);
+                        if (full)
+                                return snprintf(errstr, errstr_size,
+                                                "credential_process: output "
+                                                "%s",
+                                                tg_dynbuf_strerror(
+                                                    out, why, sizeof(why))),
+                                       -1;
                 }
         }
 }
@@ -216,17 +223,17 @@ int tg_creds_process_run(const char *cmd, long timeout_ms,
                          size_t errstr_size)
 {
         char words[TG_CREDS_CMD_MAX + 1], *argv[ARGS_MAX];
-        char *buf = malloc(TG_CREDS_PROCESS_OUT_MAX + 1);
+        tg_dynbuf_t buf; /* holds credentials: a secret buffer */
         int fds[2] = {-1, -1}, ret = -1, bad = 0;
-        size_t len = 0;
         pid_t pid;
 
         int64_t deadline = tg_mono_ms() + timeout_ms;
 
         errstr[0] = '\0';
         tg_secret_wipe(out, sizeof(*out));
-        if (!buf || tg_creds_shell_split(cmd, words, sizeof(words), argv,
-                                         ARGS_MAX) < 0) {
+        tg_dynbuf_init_secret(&buf, TG_CREDS_PROCESS_OUT_MAX);
+        if (tg_creds_shell_split(cmd, words, sizeof(words), argv, ARGS_MAX) <
+            0) {
                 snprintf(errstr, errstr_size,
                          "credential_process: empty, unbalanced quotes or too "
                          "many words");
@@ -241,18 +248,15 @@ int tg_creds_process_run(const char *cmd, long timeout_ms,
         }
         close(fds[1]);
         fds[1] = -1;
-        bad = collect(fds[0], buf, TG_CREDS_PROCESS_OUT_MAX + 1, &len,
-                      timeout_ms, errstr, errstr_size);
+        bad = collect(fds[0], &buf, timeout_ms, errstr, errstr_size);
         if (reap(pid, bad, deadline, errstr, errstr_size) == 0)
-                ret =
-                    tg_creds_process_parse(buf, len, out, errstr, errstr_size);
+                ret = tg_creds_process_parse(tg_dynbuf_ptr(&buf),
+                                             tg_dynbuf_len(&buf), out, errstr,
+                                             errstr_size);
 done:
         for (int i = 0; i < 2; i++)
                 if (fds[i] >= 0)
                         close(fds[i]);
-        if (buf) {
-                tg_secret_wipe(buf, TG_CREDS_PROCESS_OUT_MAX + 1);
-                free(buf);
-        }
+        tg_dynbuf_free(&buf); /* wipes */
         return ret;
 }

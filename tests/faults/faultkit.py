@@ -299,16 +299,18 @@ class Pool:
     the restarted one fences its predecessor's open transaction)."""
 
     def __init__(self, tmp_path, prefix, redis_url, names, args, env=None,
-                 group=None):
+                 group=None, default_membership=False):
         self.tmp, self.prefix, self.url = tmp_path, prefix, redis_url
         self.args, self.env, self.group = list(args), env, group
+        self.default_membership = default_membership
         self.live = {n: self._start(n) for n in names}
         self.dead = []
         self.kills = 0
 
     def _start(self, name):
         return Worker(self.tmp, self.prefix, self.url, name=name,
-                      args=self.args, env=self.env, group=self.group)
+                      args=self.args, env=self.env, group=self.group,
+                      default_membership=self.default_membership)
 
     def kill9(self, name):
         w = self.live.pop(name)
@@ -572,7 +574,7 @@ class Supervisor(threading.Thread):
 def run_faults(tmp_path, brokers, topics, redis_url, n, rate, schedule, *,
                names=("w1", "w2"), sim_args=("--latency", "uniform:200:1500"),
                worker_args=(), txn=True, verify_timeout=90, id_prefix="f",
-               sim=None, supervise=False):
+               sim=None, supervise=False, default_membership=False):
     """Streams n requests at `rate`/s through workers on `brokers`, runs
     `schedule` ([(seconds after the stream starts, label, fn)], in order)
     meanwhile, then checks the invariants. Returns (figures, {label: in
@@ -587,7 +589,8 @@ def run_faults(tmp_path, brokers, topics, redis_url, n, rate, schedule, *,
     reqs = [stream_request(i, id_prefix) for i in range(n)]
     peaks, pool, sup = {}, None, None
     try:
-        pool = Pool(tmp_path, topics["prefix"], redis_url, list(names), args)
+        pool = Pool(tmp_path, topics["prefix"], redis_url, list(names), args,
+                    default_membership=default_membership)
         wait_assigned(pool.workers(), 4)
         if supervise:
             sup = Supervisor(pool)

@@ -45,9 +45,9 @@ N_LOOP = int(QUOTA_RPS * CHAOS_S * 1.4)
 # be that order, not churn. Small prefetches interleave the partitions.
 FAIR = ["-X", "consumer.queued.min.messages=20",
         "-X", "consumer.max.partition.fetch.bytes=8192"]
-# Static membership is opt-in (docs/operations.md, "Pod churn"); these runs
-# measure it with the stable ids a StatefulSet or a systemd unit gives.
-STATIC = ["--static-membership", "1"]
+# The default: static membership from the stable ids a StatefulSet or a
+# systemd unit gives (docs/operations.md, "Pod churn").
+STATIC = []
 EAGER = ["-X", "consumer.partition.assignment.strategy=range,roundrobin",
          "--static-membership", "0"]
 _baseline = {}  # the crash loop's run without kills, once per session
@@ -158,7 +158,8 @@ def crash_loop(tmp_path, brokers, url, tag, extra, kills):
     pool, n_kills = None, 0
     try:
         where = produce_parts(brokers, topics["requests"], reqs)
-        pool = Pool(tmp_path, topics["prefix"], url, NAMES, args)
+        pool = Pool(tmp_path, topics["prefix"], url, NAMES, args,
+                    default_membership=True)
         wait_assigned(pool.workers(), PARTS)
         sampler.start()
         t0 = time.time()
@@ -260,7 +261,8 @@ def rolling(tmp_path, brokers, url, tag, extra):
             "--drain-timeout-ms", "10000", *FAST_GROUP, *FAIR, *extra]
     pool, where = None, {}
     try:
-        pool = Pool(tmp_path, topics["prefix"], url, NAMES, args)
+        pool = Pool(tmp_path, topics["prefix"], url, NAMES, args,
+                    default_membership=True)
         wait_assigned(pool.workers(), PARTS)
         import threading
 

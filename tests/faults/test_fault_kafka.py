@@ -10,7 +10,10 @@ a killed coordinator can lose the open transaction (INVALID_TXN_STATE):
 librdkafka reports either as fatal and the worker exits with status 1, to be
 started again by its supervisor (systemd Restart=on-failure, Kubernetes).
 The test plays the supervisor; the restarted worker (same --worker-id)
-resumes its own reservations at once.
+resumes its own reservations at once. The workers use the default group
+membership (static, from the explicit --worker-id): static members
+restarted in the middle of a cooperative rebalance once left partitions
+without an owner here (docs/operations.md, "Pod churn").
 """
 
 import time
@@ -46,7 +49,7 @@ def test_kafka_broker_restart_mid_run(tmp_path, ledger_redis, how):
         figures, peaks, logs = run_faults(
             tmp_path, kb.brokers, topics, ledger_redis, N, RATE,
             [(5, "restart", restart)], id_prefix="kr", verify_timeout=150,
-            supervise=True)
+            supervise=True, default_membership=True)
     finally:
         kb.stop()
     aborted = log_count(logs, "transaction aborted")

@@ -356,10 +356,11 @@ def test_worker_fails_closed_and_resumes(tmp_path, brokers, topics,
                                          ledger_redis):
     """The worker on IRSA-style web identity: requests complete; STS goes
     away and the credentials expire: the worker admits nothing (no Bedrock
-    call with expired credentials); STS returns: the waiting requests
-    complete by themselves, none failed."""
+    call with expired credentials) and /readyz says why; STS returns: the
+    waiting requests complete by themselves, none failed, and it is ready
+    again."""
     from tgstack import Sim as BedrockSim, Worker, events, produce, request
-    from tgstack import wait_assigned
+    from tgstack import readyz, wait_assigned
 
     lifetime = 12
     sts = Sim(tmp_path, lifetime=lifetime)
@@ -370,10 +371,13 @@ def test_worker_fails_closed_and_resumes(tmp_path, brokers, topics,
            "AWS_WEB_IDENTITY_TOKEN_FILE": str(token),
            "AWS_ROLE_ARN": f"{ROLE}/worker", "AWS_ENDPOINT_URL_STS": sts.url,
            "AWS_EC2_METADATA_DISABLED": "true", "HOME": str(tmp_path)}
+    mport = free_port()
     w = Worker(tmp_path, topics["prefix"], ledger_redis,
-               args=["--bedrock-endpoint", bedrock.url], env=env)
+               args=["--bedrock-endpoint", bedrock.url,
+                     "--metrics-port", str(mport)], env=env)
     try:
         wait_assigned([w], 4)
+        assert readyz(mport) == (200, "ready\n")
         assert "AWS credentials from assume-role-with-web-identity" in w.text()
         reqs = [request(f"cr-{i}", "eng") for i in range(3)]
         produce(brokers, topics["requests"],
@@ -396,6 +400,8 @@ def test_worker_fails_closed_and_resumes(tmp_path, brokers, topics,
         time.sleep(4)
         assert bedrock.stats()["requests"] == calls, \
             "called Bedrock with expired credentials"
+        assert readyz(mport) == (
+            503, "aws credentials expired or unobtainable\n")
         assert len(events(brokers, topics["completions"], 5, timeout=3)) == 3
         # STS is back: the worker resumes by itself
         sts = Sim(tmp_path, lifetime=lifetime, port=port)
@@ -403,6 +409,10 @@ def test_worker_fails_closed_and_resumes(tmp_path, brokers, topics,
         assert len(comps) == 5
         assert all(c["status"] == "completed" for c in comps.values()), comps
         assert "refreshed again" in w.text()
+        deadline = time.time() + 15
+        while readyz(mport)[0] != 200 and time.time() < deadline:
+            time.sleep(0.2)
+        assert readyz(mport) == (200, "ready\n")
         assert WEB_TOKEN not in w.text()
     finally:
         assert w.stop() == 0

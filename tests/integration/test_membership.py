@@ -37,22 +37,23 @@ def test_unhonourable_setting_refused_at_start(tmp_path, topics, redis_url,
     assert "cannot start" in text and words in text, text[-2000:]
 
 
-def test_defaults_cooperative_static_opt_in(tmp_path, topics, redis_url,
-                                         bedrock_endpoint):
+def test_defaults_cooperative_static(tmp_path, topics, redis_url,
+                                    bedrock_endpoint):
     a = Worker(tmp_path, topics["prefix"], redis_url, name="pod-a",
-               args=["--bedrock-endpoint", bedrock_endpoint,
-                     "--static-membership", "1"])
+               args=["--bedrock-endpoint", bedrock_endpoint],
+               default_membership=True)
     b = None
     try:
         wait_assigned([a], 4)
         b = Worker(tmp_path, topics["prefix"], redis_url, name="pod-b",
-                   args=["--bedrock-endpoint", bedrock_endpoint])
+                   args=["--bedrock-endpoint", bedrock_endpoint,
+                         "--static-membership", "0"])
         wait_assigned([a, b], 4)
-        # The first worker gave up only what moved, incrementally, and
-        # only pod-a, which asked, joined as a static member.
+        # The first worker gave up only what moved, incrementally; pod-a,
+        # with the defaults and an explicit id, joined as a static member,
+        # pod-b, which turned it off, did not.
         assert "cooperative)" in a.text() and "(-" in a.text(), a.text()
         assert '"revoked ' not in a.text()
-        # Static membership only when asked for (it is opt-in).
         assert "static membership as pod-a" in a.text(), a.text()
         assert "static membership as" not in b.text(), b.text()
     finally:

@@ -13,6 +13,10 @@
    request once while its short-lived tokens are refreshed, and
    tollgate-ledger reconcile finds the ledger equal to the usage events. A
    worker with the wrong secret is refused and admits nothing.
+3. /readyz tells the truth (docs/operations.md, "Readiness"): a worker
+   whose credentials (from a credential_process it cannot refresh) expire,
+   or whose tokens the broker refuses, answers 503 with the reason, and 200
+   again by itself once that clears.
 """
 
 import base64
@@ -28,7 +32,8 @@ import pytest
 
 from conftest import REPO, unique_prefix
 from tgstack import (TEST_AWS_ENV, Worker, assert_clean, binary, free_port,
-                     ledger, produce, request)
+                     ledger, produce, readyz, request)
+
 
 KAFKA_SH = REPO / "deploy" / "local" / "kafka.sh"
 LIB = REPO / "deploy" / "local" / "lib"
@@ -289,8 +294,10 @@ def test_wrong_secret_is_refused_and_admits_nothing(tmp_path, msk,
              for i in range(5)])
     v = msk["validated"]
     mark = v.mark()
+    mport = free_port()
     w = Worker(tmp_path, prefix, ledger_redis, name="msk-bad",
-               args=["--brokers", msk["brokers"], *AUTH],
+               args=["--brokers", msk["brokers"], *AUTH,
+                     "--metrics-port", str(mport)],
                env={"AWS_SECRET_ACCESS_KEY": "the-wrong-secret"})
     try:
         wait_for(lambda: "SASL authentication error" in w.text(), 90,
@@ -299,10 +306,12 @@ def test_wrong_secret_is_refused_and_admits_nothing(tmp_path, msk,
         assert all("signature does not match" in ln
                    for ln in v.rejected_since(mark))
         # past its start (the producer gives up waiting for the broker),
-        # it keeps being refused and gets no partition: nothing is read.
-        # (/readyz reflects Redis only, worker/worker.c: not asserted.)
+        # it keeps being refused and gets no partition: nothing is read,
+        # and it says so on /readyz (worker/readiness.c)
         wait_for(lambda: "worker msk-bad: consuming" in w.text(), 120,
                  "the worker's start")
+        wait_for(lambda: readyz(mport) == (503, "kafka authentication "
+                                           "failed\n"), 30, "not ready")
         seen = len(v.rejected_since(mark))
         wait_for(lambda: len(v.rejected_since(mark)) > seen, 60,
                  "more refusals")
@@ -315,6 +324,79 @@ def test_wrong_secret_is_refused_and_admits_nothing(tmp_path, msk,
     status = json.loads(ledger(ledger_redis, "status", "--json").stdout)
     assert [(b["id"], b["spentNanoUsd"], b["reservedNanoUsd"])
             for b in status] == [("eng", 0, 0)]  # nothing admitted
+
+
+CREDS_SH = """#!/bin/sh
+# credential_process: the secret in MODE, or "fail"; 6 s credentials
+s=$(cat "$(dirname "$0")/mode")
+[ "$s" = fail ] && { echo "refresh refused (test)" >&2; exit 1; }
+exp=$(date -u -d "@$(( $(date +%s) + 6 ))" +%Y-%m-%dT%H:%M:%SZ)
+printf '{"Version": 1, "AccessKeyId": "%s", "SecretAccessKey": "%s", \
+"Expiration": "%s"}' AKIDTOLLGATETEST "$s" "$exp"
+"""
+
+
+def test_readyz_follows_credentials_and_kafka_auth(tmp_path, msk,
+                                                   ledger_redis):
+    """The worker's AWS credentials come from a credential_process that
+    issues 6 s credentials: it refuses to refresh (they expire), then works
+    again; then it hands out a wrong secret (the broker refuses the
+    tokens), then the right one. /readyz follows, by itself."""
+    prefix = unique_prefix("msk-ready")
+    make_topics(msk, prefix)
+    (tmp_path / "mode").write_text(SECRET)
+    script = tmp_path / "creds.sh"
+    script.write_text(CREDS_SH)
+    script.chmod(0o755)
+    (tmp_path / "config").write_text(
+        f"[profile rd]\ncredential_process={script}\n")
+    (tmp_path / "credentials").write_text("")
+    env = {"AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "",
+           "AWS_SESSION_TOKEN": "", "AWS_PROFILE": "rd",
+           "AWS_CONFIG_FILE": str(tmp_path / "config"),
+           "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials"),
+           "AWS_EC2_METADATA_DISABLED": "true", "HOME": str(tmp_path)}
+    mport = free_port()
+    w = Worker(tmp_path, prefix, ledger_redis, name="msk-ready",
+               args=["--brokers", msk["brokers"], *AUTH,
+                     "--msk-token-lifetime-s", "6",
+                     "--metrics-port", str(mport)], env=env)
+
+    def mode(text):
+        (tmp_path / "mode").write_text(text)
+
+    try:
+        wait_for(lambda: readyz(mport) == (200, "ready\n"), 90, "ready")
+        # the refresh fails and the credentials expire (6 s): not ready,
+        # saying so (librdkafka 2.8 may report an authentication failure
+        # first, as the last tokens run out)
+        mode("fail")
+        wait_for(lambda: readyz(mport)[0] == 503 and "aws credentials "
+                 "expired or unobtainable" in readyz(mport)[1], 30,
+                 "not ready for the credentials")
+        mode(SECRET)
+        wait_for(lambda: readyz(mport) == (200, "ready\n"), 60,
+                 "ready after the credentials came back")
+        # a wrong secret: the broker refuses the next tokens
+        mode("the-wrong-secret")
+        wait_for(lambda: readyz(mport) == (503, "kafka authentication "
+                                           "failed\n"), 60,
+                 "not ready while refused")
+        mode(SECRET)
+        wait_for(lambda: readyz(mport) == (200, "ready\n"), 60,
+                 "ready after the broker accepted again")
+        assert w.proc.poll() is None, w.text()[-3000:]
+    finally:
+        assert w.stop() == 0
+    log = w.text()
+    assert SECRET not in log and "the-wrong-secret" not in log
+    # each change logged once, never the same state twice in a row
+    states = [json.loads(ln)["msg"] for ln in log.splitlines()
+              if '"not ready: ' in ln or '"msg":"ready"' in ln]
+    assert all(a != b for a, b in zip(states, states[1:])), states
+    assert any("aws credentials expired" in s for s in states), states
+    assert "not ready: kafka authentication failed" in states, states
+    assert states[-2:] == ["ready", "not ready: draining"], states
 
 
 @pytest.mark.parametrize("extra,words", [

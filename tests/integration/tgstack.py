@@ -42,6 +42,21 @@ def next_ledger_db():
     return db
 
 
+def readyz(port):
+    """(status, body) of a worker's /readyz; (0, why) when unreachable."""
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz",
+                                    timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+    except OSError as e:
+        return 0, str(e)
+
+
 def free_port():
     import socket
 
@@ -69,12 +84,18 @@ class Worker:
     """One tollgate-worker process with its log in a file."""
 
     def __init__(self, tmp_path, prefix, redis_url, name="w", args=(),
-                 env=None, group=None):
+                 env=None, group=None, default_membership=False):
         self.log_path = Path(tmp_path) / f"{name}-{uuid.uuid4().hex[:6]}.log"
         self.name = name
+        # Every test worker has an explicit --worker-id, which makes it a
+        # static member by default (docs/operations.md, "Pod churn"); most
+        # tests stop workers for good and want their partitions moved at
+        # once, so they join dynamically unless they ask for the default.
+        dynamic = [] if default_membership or "--static-membership" in args \
+            else ["--static-membership", "0"]
         cmd = [binary("tollgate-worker"), "--topic-prefix", prefix,
                "--group", group or f"{prefix}.workers", "--redis", redis_url,
-               "--worker-id", name, *args]
+               "--worker-id", name, *dynamic, *args]
         full_env = {**os.environ, **TEST_AWS_ENV, **(env or {})}
         # tests/valgrind.sh runs workers under valgrind this way
         wrapper = os.environ.get("TOLLGATE_WORKER_WRAPPER")

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "dynbuf.h"
 #include "sim_auth.h"
 #include "sim_clock.h"
 #include "sim_control.h"
@@ -70,10 +71,8 @@ typedef struct sim_req {
         sim_header_t headers[SIM_MAX_REQ_HEADERS];
         int n_headers;
         int too_many_headers;
-        char *body;
-        size_t body_len;
-        size_t body_cap;
-        int body_overflow;
+        tg_dynbuf_t body;  /* capped at max_body_bytes (common/dynbuf.h) */
+        int body_overflow; /* declared or sent over that cap */
         int started;
         int admin;
         int reply_ready;

@@ -19,8 +19,9 @@ static void admin_config(sim_ctx_t *ctx, sim_req_t *req)
 
         if (!strcmp(req->method, "POST")) {
                 json_error_t jerr;
-                json_t *changes = json_loadb(req->body ? req->body : "",
-                                             req->body_len, 0, &jerr);
+                json_t *changes =
+                    json_loadb(tg_dynbuf_ptr(&req->body),
+                               tg_dynbuf_len(&req->body), 0, &jerr);
                 int rc = sim_knobs_apply_json(&ctx->knobs, changes, errstr,
                                               sizeof(errstr));
 

@@ -212,8 +212,8 @@ static int compare(const sim_auth_cfg_t *cfg, const sim_sigv4_auth_t *a,
                                    .query = req->raw_query,
                                    .headers = s->h,
                                    .n_headers = s->n,
-                                   .body = req->body,
-                                   .body_len = req->body_len};
+                                   .body = tg_dynbuf_ptr(&req->body),
+                                   .body_len = tg_dynbuf_len(&req->body)};
         tg_sigv4_params_t p = {.access_key_id = a->akid,
                                .secret_access_key = cfg->secret_access_key,
                                .region = a->region,

@@ -111,7 +111,8 @@ static void sts_error(sim_req_t *req, int status, const char *code,
 static const char *form_get(const sim_req_t *req, const char *key, char *out,
                             size_t size)
 {
-        const char *p = req->body, *end = req->body + req->body_len;
+        const char *p = tg_dynbuf_ptr(&req->body),
+                   *end = p + tg_dynbuf_len(&req->body);
         size_t kl = strlen(key);
 
         while (p && p < end) {

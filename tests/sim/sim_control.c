@@ -84,7 +84,8 @@ static void subject_of(const sim_req_t *req, int op, const char *ident,
         snprintf(out, size, "%s", ident);
         if (op != SIMC_CREATE && op != SIMC_LIST_TAGS)
                 return;
-        body = json_loadb(req->body ? req->body : "", req->body_len, 0, NULL);
+        body = json_loadb(tg_dynbuf_ptr(&req->body), tg_dynbuf_len(&req->body),
+                          0, NULL);
         v = json_object_get(body, op == SIMC_CREATE ? "inferenceProfileName"
                                                     : "resourceARN");
         if (json_is_string(v))

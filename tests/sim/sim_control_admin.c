@@ -108,8 +108,8 @@ void sim_control_admin(sim_ctx_t *ctx, sim_req_t *req)
         if (!strcmp(path, "/_sim/control/reset") && post)
                 reset(c);
         else if (!strcmp(path, "/_sim/control/config") && post) {
-                body = json_loadb(req->body ? req->body : "", req->body_len, 0,
-                                  NULL);
+                body = json_loadb(tg_dynbuf_ptr(&req->body),
+                                  tg_dynbuf_len(&req->body), 0, NULL);
                 why = apply(c, body);
         } else if (strcmp(path, "/_sim/control") || post)
                 why = "no such admin endpoint";

@@ -50,8 +50,9 @@ json_t *sim_req_json(const sim_req_t *req, sim_reply_t *reply)
         json_error_t jerr;
         json_t *root = NULL;
 
-        if (req->body_len)
-                root = json_loadb(req->body, req->body_len,
+        if (tg_dynbuf_len(&req->body))
+                root = json_loadb(tg_dynbuf_ptr(&req->body),
+                                  tg_dynbuf_len(&req->body),
                                   JSON_REJECT_DUPLICATES, &jerr);
         if (json_is_object(root))
                 return root;

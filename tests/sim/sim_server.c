@@ -37,6 +37,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
                 free(req);
                 return NULL;
         }
+        tg_dynbuf_init(&req->body, ctx->opts.max_body_bytes);
         req->admin = is_admin_uri(uri);
         req->seq = atomic_fetch_add(&ctx->seq, 1);
         if (!req->admin)
@@ -55,7 +56,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         if (!req->admin)
                 sim_stats_leave(&ctx->stats);
         sim_reply_clear(&req->reply);
-        free(req->body);
+        tg_dynbuf_free(&req->body);
         free(req->raw_uri);
         free(req);
         *con_cls = NULL;
@@ -165,14 +166,8 @@ static void reserve_body(sim_ctx_t *ctx, struct MHD_Connection *c,
             MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
         unsigned long long n = cl ? strtoull(cl, NULL, 10) : 0;
 
-        if (n > ctx->opts.max_body_bytes) {
+        if (n > ctx->opts.max_body_bytes)
                 req->body_overflow = 1;
-                return;
-        }
-        /* One allocation for the declared size; absorb() grows it if the
-         * client sends chunks instead. */
-        req->body = n ? malloc((size_t)n) : NULL;
-        req->body_cap = req->body ? (size_t)n : 0;
 }
 
 static enum MHD_Result on_headers(sim_ctx_t *ctx, struct MHD_Connection *c,
@@ -188,29 +183,12 @@ static enum MHD_Result on_headers(sim_ctx_t *ctx, struct MHD_Connection *c,
         return MHD_YES;
 }
 
-static void absorb(sim_ctx_t *ctx, sim_req_t *req, const char *data, size_t n)
+/* Over the cap (or out of memory) the rest is read and dropped, and the
+ * answer says so (sim_dispatch.c). */
+static void absorb(sim_req_t *req, const char *data, size_t n)
 {
-        size_t max = ctx->opts.max_body_bytes;
-
-        if (req->body_overflow || n > max - req->body_len) {
+        if (!req->body_overflow && tg_dynbuf_add(&req->body, data, n))
                 req->body_overflow = 1;
-                return;
-        }
-        if (req->body_len + n > req->body_cap) {
-                size_t cap = req->body_cap ? req->body_cap : 4096;
-                char *grown;
-
-                while (cap < req->body_len + n)
-                        cap = cap > max / 2 ? max : cap * 2;
-                if (!(grown = realloc(req->body, cap))) {
-                        req->body_overflow = 1;
-                        return;
-                }
-                req->body = grown;
-                req->body_cap = cap;
-        }
-        memcpy(req->body + req->body_len, data, n);
-        req->body_len += n;
 }
 
 static void resume_cb(void *item)
@@ -246,7 +224,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
         if (!req->started)
                 return on_headers(ctx, c, req, method);
         if (*upload_size) {
-                absorb(ctx, req, upload, *upload_size);
+                absorb(req, upload, *upload_size);
                 *upload_size = 0;
                 return MHD_YES;
         }
