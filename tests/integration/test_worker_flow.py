@@ -145,10 +145,10 @@ def test_rebalance_three_workers_join_and_leave(tmp_path, brokers, topics,
         assert ws[1].stop() == 0
         usage = events(brokers, topics["usage"], n, timeout=120)
     finally:
-        for w in ws:
-            if w.proc.poll() is None:
-                assert w.stop() == 0
+        # every worker stopped and the simulator too, then the verdict
+        rcs = [w.stop() for w in ws if w.proc.poll() is None]
         sim.stop()
+        assert rcs == [0] * len(rcs), rcs
     per_id = collections.defaultdict(set)
     for k, u in usage:
         per_id[k].add(json.dumps(u, sort_keys=True))
