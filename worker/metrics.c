@@ -112,6 +112,24 @@ void tg_metrics_inflight(tg_metrics_t *m, int64_t n)
                if (n > m->inflight_peak) m->inflight_peak = n);
 }
 
+void tg_metrics_state_names(tg_metrics_t *m, const char *const *names, int n)
+{
+        LOCKED(m, m->state_names = names;
+               m->n_states =
+                   n < TG_METRICS_STATES_MAX ? n : TG_METRICS_STATES_MAX);
+}
+
+/* On every state change of every request: one uncontended lock. */
+void tg_metrics_state_move(tg_metrics_t *m, int from, int to)
+{
+        pthread_mutex_lock(&m->lock);
+        if (from >= 0 && from < TG_METRICS_STATES_MAX)
+                m->in_state[from]--;
+        if (to >= 0 && to < TG_METRICS_STATES_MAX)
+                m->in_state[to]++;
+        pthread_mutex_unlock(&m->lock);
+}
+
 void tg_metrics_bedrock_latency(tg_metrics_t *m, int64_t us)
 {
         LOCKED(m, tg_hist_observe(&m->bedrock, (double)us / 1e6));

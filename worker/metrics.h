@@ -36,6 +36,12 @@ void tg_metrics_rate_wait(tg_metrics_t *m, const char *budget, int64_t ms);
 void tg_metrics_deferred(tg_metrics_t *m, const char *budget);
 void tg_metrics_dlq(tg_metrics_t *m);
 void tg_metrics_lag(tg_metrics_t *m, int32_t partition, int64_t lag);
+/* The request states' gauge (tollgate_requests_in_state): names[0..n-1]
+ * (static strings) are exported; a move counts a request out of `from`
+ * and into `to` (-1 or past n: none). */
+#define TG_METRICS_STATES_MAX 32
+void tg_metrics_state_names(tg_metrics_t *m, const char *const *names, int n);
+void tg_metrics_state_move(tg_metrics_t *m, int from, int to);
 
 /* Renders the text exposition format; caller frees. */
 char *tg_metrics_render(tg_metrics_t *m);
