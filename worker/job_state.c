@@ -5,8 +5,8 @@
  *   1. the states and their names (job_state.h, the table below);
  *   2. which change is allowed (`allowed`), checked by tg_job_set_state,
  *      the one function every change goes through: it logs "A => B" at
- *      debug level and keeps the per-state gauge
- *      (tollgate_requests_in_state);
+ *      debug level and keeps the per-state counts (w->in_state, published
+ *      every tick as the gauge tollgate_requests_in_state);
  *   3. the waits: a timer (tg_job_after) or Redis's return
  *      (tg_job_wait_redis), each resuming the job through tg_job_run;
  *   4. the resume switch, tg_job_run: the step that follows each waiting
@@ -111,11 +111,17 @@ void tg_job_states_register(tg_worker_t *w)
         tg_metrics_state_names(w->metrics, state_names, TG_JOB_DONE);
 }
 
+/* The counts to the gauge, once a tick (worker.c): a state change takes no
+ * lock, and a /metrics scrape never holds up the loop on one. */
+void tg_job_states_publish(tg_worker_t *w)
+{
+        tg_metrics_states(w->metrics, w->in_state, TG_JOB_DONE);
+}
+
 void tg_job_state_begin(tg_job_t *j)
 {
         j->state = TG_JOB_CONSUMED;
         j->w->in_state[TG_JOB_CONSUMED]++;
-        tg_metrics_state_move(j->w->metrics, -1, TG_JOB_CONSUMED);
 }
 
 /* Every change of a job's state. An illegal one is a bug: it is refused
@@ -146,7 +152,6 @@ int tg_job_set_state(tg_job_t *j, tg_job_state_t to)
         j->state = to;
         w->in_state[from]--;
         w->in_state[to]++;
-        tg_metrics_state_move(w->metrics, (int)from, (int)to);
         return 0;
 }
 
@@ -304,6 +309,5 @@ void tg_job_state_done(tg_job_t *j)
                 return;
         w->in_state[j->state]--;
         w->in_state[TG_JOB_DONE]++;
-        tg_metrics_state_move(w->metrics, (int)j->state, TG_JOB_DONE);
         j->state = TG_JOB_DONE;
 }

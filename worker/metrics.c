@@ -119,14 +119,11 @@ void tg_metrics_state_names(tg_metrics_t *m, const char *const *names, int n)
                    n < TG_METRICS_STATES_MAX ? n : TG_METRICS_STATES_MAX);
 }
 
-/* On every state change of every request: one uncontended lock. */
-void tg_metrics_state_move(tg_metrics_t *m, int from, int to)
+void tg_metrics_states(tg_metrics_t *m, const size_t *counts, int n)
 {
         pthread_mutex_lock(&m->lock);
-        if (from >= 0 && from < TG_METRICS_STATES_MAX)
-                m->in_state[from]--;
-        if (to >= 0 && to < TG_METRICS_STATES_MAX)
-                m->in_state[to]++;
+        for (int s = 0; s < n && s < TG_METRICS_STATES_MAX; s++)
+                m->in_state[s] = (int64_t)counts[s];
         pthread_mutex_unlock(&m->lock);
 }
 

@@ -103,6 +103,7 @@ static void on_tick(uv_timer_t *t)
          * renew or reap. */
         if (!w->ledger)
                 return;
+        tg_job_states_publish(w);
         tg_lease_tick(w);
         tg_reaper_tick(w);
         tg_lag_update(w);

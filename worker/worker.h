@@ -316,6 +316,7 @@ void tg_http_easy_put(tg_worker_t *w, CURL *e);
 const char *tg_job_state_name(int s);
 int tg_job_state_allowed(int from, int to);  /* 1 when from => to may be */
 void tg_job_states_register(tg_worker_t *w); /* names for the gauge */
+void tg_job_states_publish(tg_worker_t *w);  /* counts to the gauge */
 void tg_job_state_begin(tg_job_t *j);        /* a new job: CONSUMED */
 void tg_job_state_done(tg_job_t *j);         /* tg_job_free: DONE */
 int tg_job_set_state(tg_job_t *j, tg_job_state_t to);
