@@ -72,7 +72,7 @@ static void on_load(tg_ledger_t *l, redisReply *r, void *opaque)
                 /* Redis went away: the jobs wait for it instead. */
                 while (w->wait_budgets.len)
                         tg_job_wait_redis(tg_job_list_pop(&w->wait_budgets),
-                                          tg_job_admit);
+                                          TG_JOB_ADMIT_NO_REDIS);
                 return;
         }
         w->budgets_loaded = 1;
@@ -80,7 +80,7 @@ static void on_load(tg_ledger_t *l, redisReply *r, void *opaque)
                w->budgets_version);
         n = w->wait_budgets.len;
         while (n-- > 0)
-                tg_job_admit(tg_job_list_pop(&w->wait_budgets));
+                tg_job_run(tg_job_list_pop(&w->wait_budgets));
 }
 
 void tg_budgets_reload(tg_worker_t *w)
@@ -96,7 +96,7 @@ void tg_budgets_reload(tg_worker_t *w)
                 w->budgets_loading = 0;
                 while (w->wait_budgets.len)
                         tg_job_wait_redis(tg_job_list_pop(&w->wait_budgets),
-                                          tg_job_admit);
+                                          TG_JOB_ADMIT_NO_REDIS);
         }
 }
 

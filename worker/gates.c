@@ -95,7 +95,7 @@ static void push_front(tg_job_list_t *l, tg_job_t *j)
         l->len++;
 }
 
-void tg_gate_enter(tg_job_t *j, void (*fn)(tg_job_t *))
+void tg_gate_enter(tg_job_t *j)
 {
         tg_model_gate_t *g = gate_for(j->w, j->res.model);
 
@@ -103,10 +103,11 @@ void tg_gate_enter(tg_job_t *j, void (*fn)(tg_job_t *))
         if (!g || (!g->waiting.len && gate_pass(g))) {
                 if (g)
                         g->active++;
-                fn(j);
+                tg_job_call(j);
                 return;
         }
-        j->redis_fn = fn; /* reused: what to run when admitted */
+        if (tg_job_set_state(j, TG_JOB_AT_GATE))
+                return;
         if (j->throttles)
                 push_front(&g->waiting, j);
         else
@@ -125,7 +126,7 @@ static void gate_admit_waiting(tg_model_gate_t *g)
                 }
                 j = tg_job_list_pop(&g->waiting);
                 g->active++;
-                j->redis_fn(j);
+                tg_job_run(j); /* AT_GATE: calls */
         }
 }
 

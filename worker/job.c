@@ -1,6 +1,7 @@
 /*
- * A job's life: start (parse, resolve, match budgets), the waits between
- * steps, and the end (all events delivered -> offset released -> freed).
+ * A job's start (parse, resolve) and end (all events delivered -> offset
+ * released -> freed), and the outbox's ops; its states in between are
+ * job_state.c's.
  */
 #include <stddef.h>
 #include <stdio.h>
@@ -95,9 +96,8 @@ static void pick_timestamp(tg_job_t *j)
 
 static void invalid(tg_job_t *j, const char *why)
 {
-        j->status = TG_STATUS_INVALID;
         snprintf(j->reason, sizeof(j->reason), "invalid: %s", why);
-        tg_job_finish(j);
+        tg_job_end(j, TG_END_INVALID, j->reason);
 }
 
 static void track(tg_worker_t *w, tg_job_t *j)
@@ -149,6 +149,7 @@ void tg_job_start(tg_worker_t *w, rd_kafka_message_t *msg)
         j->partition = msg->partition;
         j->offset = msg->offset;
         j->t0_us = tg_mono_us();
+        tg_job_state_begin(j);
         all_add(w, j);
         w->inflight++;
         track(w, j);
@@ -166,23 +167,6 @@ void tg_job_start(tg_worker_t *w, rd_kafka_message_t *msg)
         start_valid(j);
 }
 
-static void timer_fire(uv_timer_t *t)
-{
-        tg_job_t *j = t->data;
-        j->timer_fn(j);
-}
-
-void tg_job_after(tg_job_t *j, int64_t ms, void (*fn)(tg_job_t *))
-{
-        if (!j->timer_open) {
-                uv_timer_init(j->w->loop, &j->timer);
-                j->timer.data = j;
-                j->timer_open = 1;
-        }
-        j->timer_fn = fn;
-        uv_timer_start(&j->timer, timer_fire, (uint64_t)(ms > 0 ? ms : 0), 0);
-}
-
 static void free_job(uv_handle_t *h)
 {
         free(h->data);
@@ -192,6 +176,7 @@ void tg_job_free(tg_job_t *j)
 {
         tg_worker_t *w = j->w;
 
+        tg_job_state_done(j);
         all_remove(w, j);
         w->inflight--;
         tg_metrics_inflight(w->metrics, (int64_t)w->inflight);
@@ -231,44 +216,12 @@ void tg_job_delivered(void *job)
         tg_outbox_delivered(j->w->outbox, &j->ob); /* frees it */
 }
 
-void tg_job_wait_redis(tg_job_t *j, void (*fn)(tg_job_t *))
-{
-        j->redis_fn = fn;
-        tg_job_list_push(&j->w->wait_redis, j);
-        tg_worker_flow(j->w);
-}
-
-/* Redis is back: redo each waiting job's step, oldest first. Jobs that fail
- * again queue up behind, so take only those waiting now. */
-void tg_jobs_redis_up(tg_worker_t *w)
-{
-        size_t n = w->wait_redis.len;
-
-        while (n-- > 0 && tg_ledger_up(w->ledger)) {
-                tg_job_t *j = tg_job_list_pop(&w->wait_redis);
-                j->redis_fn(j);
-        }
-        tg_jobs_admit_more(w);
-}
-
-/* A job's messages are ready: the outbox produces them now (idempotent:
- * the job then waits for their delivery reports, tg_job_delivered) or once
- * every request before it on its partition is ready too (transactions:
- * they go out in the transaction that commits their offset). */
-void tg_job_output(tg_job_t *j, int (*emit)(tg_job_t *))
-{
-        j->emit = emit;
-        tg_outbox_ready(j->w->outbox, &j->ob);
-}
-
 /* The outbox's ops (outbox.h): the jobs behind its entries. */
 #define JOB_OF(e) ((tg_job_t *)((char *)(e)-offsetof(tg_job_t, ob)))
 
 static int ob_emit(tg_outbox_entry_t *e, void *opaque)
 {
-        tg_job_t *j = JOB_OF(e);
-
-        return j->emit(j);
+        return tg_job_emit(JOB_OF(e));
 }
 
 static void ob_drop(tg_outbox_entry_t *e, void *opaque)

@@ -64,7 +64,8 @@ static int admit_slot(tg_job_t *j)
 
         if (win <= 0 || w->admits_out < (size_t)win)
                 return 1;
-        tg_job_list_push(&w->wait_admit, j);
+        if (tg_job_set_state(j, TG_JOB_WAIT_SLOT) == 0)
+                tg_job_list_push(&w->wait_admit, j);
         return 0;
 }
 
@@ -73,7 +74,7 @@ void tg_jobs_admit_more(tg_worker_t *w)
         int64_t win = w->conf->admit_window;
 
         while (w->wait_admit.len && (win <= 0 || w->admits_out < (size_t)win))
-                tg_job_admit(tg_job_list_pop(&w->wait_admit));
+                tg_job_run(tg_job_list_pop(&w->wait_admit));
 }
 
 void tg_job_admit(tg_job_t *j)
@@ -83,25 +84,25 @@ void tg_job_admit(tg_job_t *j)
         /* Fail closed: no reservation, no Bedrock call while the
          * credentials have expired; retried until they are back. */
         if (!tg_creds_valid(w->creds)) {
-                tg_job_after(j, 1000, tg_job_admit);
+                tg_job_after(j, 1000, TG_JOB_ADMIT_LATER);
                 return;
         }
         if (!w->budgets_loaded) {
+                if (tg_job_set_state(j, TG_JOB_WAIT_BUDGETS))
+                        return;
                 tg_job_list_push(&w->wait_budgets, j);
                 tg_budgets_reload(w);
                 return;
         }
         if (tg_budgets_match(w, j)) {
-                j->status = TG_STATUS_FAILED;
-                snprintf(j->reason, sizeof(j->reason),
-                         "internal: too many matching budgets");
-                tg_job_finish(j);
+                tg_job_end(j, TG_END_FAILED,
+                           "internal: too many matching budgets");
                 return;
         }
-        if (!admit_slot(j))
+        if (!admit_slot(j) || tg_job_set_state(j, TG_JOB_ADMITTING))
                 return;
         if (admit_send(j))
-                tg_job_wait_redis(j, tg_job_admit);
+                tg_job_wait_redis(j, TG_JOB_ADMIT_NO_REDIS);
         else
                 w->admits_out++;
 }
@@ -129,10 +130,10 @@ static void take_stored(tg_job_t *j, redisReply *r)
                 free(j->stored_alerts);
                 j->stored_completion = j->stored_usage = NULL;
                 j->stored_alerts = NULL;
-                tg_job_after(j, 1000, tg_job_admit);
+                tg_job_after(j, 1000, TG_JOB_ADMIT_LATER);
                 return;
         }
-        tg_job_publish(j);
+        tg_job_end(j, TG_END_ANSWERED, NULL);
 }
 
 /* Our own reservation, and its first copy still runs in this process (the
@@ -155,25 +156,22 @@ static void resume(tg_job_t *j, redisReply *r)
         j->lease_ms = tg_mono_ms();
         if (tg_budgets_from_keys(j->w, j, keys) ||
             tg_budgets_tier_resume(j, r)) {
-                j->status = TG_STATUS_FAILED;
-                snprintf(j->reason, sizeof(j->reason),
-                         "internal: unreadable reservation record");
-                tg_job_finish(j);
+                tg_job_end(j, TG_END_FAILED,
+                           "internal: unreadable reservation record");
                 return;
         }
         tg_log(TG_LOG_INFO, "resuming %s after its worker's lease expired",
                j->request_id);
-        tg_gate_enter(j, tg_job_call);
+        tg_gate_enter(j);
 }
 
 static void rejected(tg_job_t *j, redisReply *r)
 {
         if (tg_job_defer(j, elem(r, 1)))
                 return;
-        j->status = TG_STATUS_REJECTED;
         snprintf(j->reason, sizeof(j->reason), "budget_exceeded:%s",
                  elem(r, 1));
-        tg_job_finish(j);
+        tg_job_end(j, TG_END_REJECTED, j->reason);
 }
 
 /* Over a rate limit: hold the request (it keeps its place in flight, so a
@@ -189,7 +187,7 @@ static void rate_wait(tg_job_t *j, redisReply *r)
              (int64_t)(tg_backoff_rand(&j->w->rng) % 250);
         j->wait_rate_ms += ms;
         tg_metrics_rate_wait(j->w->metrics, elem(r, 1), ms);
-        tg_job_after(j, ms, tg_job_admit);
+        tg_job_after(j, ms, TG_JOB_RATE_LIMITED);
 }
 
 static void on_admit(tg_ledger_t *l, redisReply *r, void *opaque)
@@ -200,14 +198,14 @@ static void on_admit(tg_ledger_t *l, redisReply *r, void *opaque)
         j->w->admits_out--;
         tg_jobs_admit_more(j->w);
         if (!r) {
-                tg_job_wait_redis(j, tg_job_admit);
+                tg_job_wait_redis(j, TG_JOB_ADMIT_NO_REDIS);
                 return;
         }
         if (r->type != REDIS_REPLY_ARRAY || r->elements < 1) {
                 tg_log(TG_LOG_ERROR, "admit %s: unexpected ledger reply: %s",
                        j->request_id,
                        r->type == REDIS_REPLY_ERROR ? r->str : "?");
-                tg_job_after(j, 1000, tg_job_admit);
+                tg_job_after(j, 1000, TG_JOB_ADMIT_LATER);
                 return;
         }
         verdict = elem(r, 0);
@@ -219,7 +217,7 @@ static void on_admit(tg_ledger_t *l, redisReply *r, void *opaque)
                                "admit %s: unreadable tier in the ledger's "
                                "reply; calling at %s",
                                j->request_id, tg_tier_name(j->tier.tier));
-                tg_gate_enter(j, tg_job_call);
+                tg_gate_enter(j);
         } else if (strcmp(verdict, "rejected") == 0) {
                 rejected(j, r);
         } else if (strcmp(verdict, "done") == 0) {
@@ -230,12 +228,12 @@ static void on_admit(tg_ledger_t *l, redisReply *r, void *opaque)
                              ms < 100    ? 100
                              : ms > 5000 ? 5000
                                          : ms,
-                             tg_job_admit);
+                             TG_JOB_ADMIT_LATER);
         } else if (strcmp(verdict, "rate") == 0) {
                 rate_wait(j, r);
         } else if (strcmp(verdict, "resume") == 0) {
                 if (running_here(j))
-                        tg_job_after(j, 200, tg_job_admit);
+                        tg_job_after(j, 200, TG_JOB_ADMIT_LATER);
                 else
                         resume(j, r);
         } else { /* stale: definitions changed; reload, then again */

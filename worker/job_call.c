@@ -131,16 +131,17 @@ static CURL *easy_new(tg_job_t *j, const char *url)
 static void call_failed_locally(tg_job_t *j, const char *why)
 {
         tg_gate_leave(j, 0);
-        j->status = TG_STATUS_FAILED;
         snprintf(j->reason, sizeof(j->reason), "%s", why);
         tg_job_redact(j);
-        tg_job_finish(j);
+        tg_job_end(j, TG_END_FAILED, j->reason);
 }
 
 void tg_job_call(tg_job_t *j)
 {
         char path[TG_BEDROCK_PATH_MAX], url[sizeof(path) + 512], err[512];
 
+        if (tg_job_set_state(j, TG_JOB_CALLING))
+                return;
         if (build_body(j, err, sizeof(err)))
                 return call_failed_locally(j, err);
         if (tg_bedrock_model_path(j->res.target, "converse", path,

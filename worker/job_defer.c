@@ -28,7 +28,7 @@ static rd_kafka_headers_t *defer_headers(rd_kafka_message_t *m,
         return h;
 }
 
-static int emit_deferred(tg_job_t *j)
+int tg_job_emit_deferred(tg_job_t *j)
 {
         rd_kafka_headers_t *h = j->hdrs;
 
@@ -54,6 +54,6 @@ int tg_job_defer(tg_job_t *j, const char *budget_id)
         tg_log(TG_LOG_INFO, "%s deferred: over budget %s for %s", j->request_id,
                b->id, b->period);
         j->hdrs = defer_headers(j->msg, b);
-        tg_job_output(j, emit_deferred);
+        tg_job_end(j, TG_END_DEFERRED, NULL);
         return 1;
 }

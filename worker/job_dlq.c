@@ -29,7 +29,7 @@ static rd_kafka_headers_t *dlq_headers(rd_kafka_message_t *m,
         return h;
 }
 
-static int emit_dlq(tg_job_t *j)
+int tg_job_emit_dlq(tg_job_t *j)
 {
         rd_kafka_message_t *m = j->msg;
         rd_kafka_headers_t *h = j->hdrs;
@@ -48,5 +48,5 @@ void tg_job_dlq(tg_job_t *j, const char *reason)
                (int)m->partition, (long long)m->offset, reason);
         tg_metrics_dlq(j->w->metrics);
         j->hdrs = dlq_headers(m, reason);
-        tg_job_output(j, emit_dlq);
+        tg_job_end(j, TG_END_DLQ, reason);
 }

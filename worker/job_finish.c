@@ -54,6 +54,8 @@ static int finish_send(tg_job_t *j, const char *completion, const char *usage)
 
 void tg_job_finish(tg_job_t *j)
 {
+        if (tg_job_set_state(j, TG_JOB_SETTLING))
+                return;
         /* Built once: a retry after a Redis outage sends the same bytes. */
         if (!j->completion_built) {
                 j->completion_built = tg_events_completion(j);
@@ -73,11 +75,11 @@ void tg_job_finish(tg_job_t *j)
                 }
                 tg_log(TG_LOG_ERROR, "%s: cannot build events (retrying)",
                        j->request_id);
-                tg_job_after(j, 1000, tg_job_finish);
+                tg_job_after(j, 1000, TG_JOB_SETTLE_LATER);
                 return;
         }
         if (finish_send(j, j->completion_built, j->usage_built))
-                tg_job_wait_redis(j, tg_job_finish);
+                tg_job_wait_redis(j, TG_JOB_SETTLE_NO_REDIS);
 }
 
 static const char *elem(redisReply *r, size_t i)
@@ -130,14 +132,14 @@ static void on_finish(tg_ledger_t *l, redisReply *r, void *opaque)
         tg_job_t *j = opaque;
 
         if (!r) {
-                tg_job_wait_redis(j, tg_job_finish);
+                tg_job_wait_redis(j, TG_JOB_SETTLE_NO_REDIS);
                 return;
         }
         if (r->type != REDIS_REPLY_ARRAY || r->elements < 3) {
                 tg_log(TG_LOG_ERROR, "finish %s: unexpected ledger reply: %s",
                        j->request_id,
                        r->type == REDIS_REPLY_ERROR ? r->str : "?");
-                tg_job_after(j, 1000, tg_job_finish);
+                tg_job_after(j, 1000, TG_JOB_SETTLE_LATER);
                 return;
         }
         free(j->stored_completion);
@@ -167,7 +169,7 @@ static void on_finish(tg_ledger_t *l, redisReply *r, void *opaque)
 oom:
         /* Finished in the ledger: the retry gets "done" and the events. */
         tg_log(TG_LOG_ERROR, "finish %s: out of memory", j->request_id);
-        tg_job_after(j, 1000, tg_job_finish);
+        tg_job_after(j, 1000, TG_JOB_SETTLE_LATER);
 }
 
 /* One structured line per decision, for log pipelines (--log-decisions). */
@@ -190,7 +192,7 @@ static void log_decision(const tg_job_t *j)
         tg_log_fields(TG_LOG_INFO, "decision", f);
 }
 
-static int emit_events(tg_job_t *j)
+int tg_job_emit_events(tg_job_t *j)
 {
         tg_worker_t *w = j->w;
         char *save = NULL, *s = j->stored_alerts;
@@ -215,5 +217,5 @@ void tg_job_publish(tg_job_t *j)
 {
         if (j->w->conf->log_decisions)
                 log_decision(j);
-        tg_job_output(j, emit_events);
+        tg_job_output(j);
 }

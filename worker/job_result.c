@@ -47,11 +47,6 @@ void tg_job_redact(tg_job_t *j)
         }
 }
 
-static void retry_enter(tg_job_t *j)
-{
-        tg_gate_enter(j, tg_job_call);
-}
-
 static void succeeded(tg_job_t *j)
 {
         char err[512];
@@ -64,18 +59,16 @@ static void succeeded(tg_job_t *j)
                 /* Bedrock ran the call but we cannot read what it billed:
                  * fail it, release the reservation, and say so. */
                 tg_gate_leave(j, 0);
-                j->status = TG_STATUS_FAILED;
                 snprintf(j->reason, sizeof(j->reason), "InvalidResponse: %s",
                          err);
-                tg_job_finish(j);
+                tg_job_end(j, TG_END_FAILED, j->reason);
                 return;
         }
         j->has_out = 1;
         j->usage = j->out.usage;
         j->bedrock_latency_ms = j->out.latency_ms;
-        j->status = TG_STATUS_COMPLETED;
         tg_gate_leave(j, 0);
-        tg_job_finish(j);
+        tg_job_end(j, TG_END_COMPLETED, NULL);
 }
 
 /* A throttled call is retried through its model's gate, whose rate was
@@ -97,7 +90,7 @@ static int throttle_retry(tg_job_t *j, const tg_bedrock_error_t *e)
         tg_metrics_retry(w->metrics);
         tg_log(TG_LOG_DEBUG, "%s: %s, retry %d through the rate gate",
                j->request_id, e->type, j->attempts);
-        tg_gate_enter(j, tg_job_call);
+        tg_gate_enter(j);
         return 1;
 }
 
@@ -118,16 +111,15 @@ static void failed(tg_job_t *j, const tg_bedrock_error_t *e)
                 tg_metrics_retry(w->metrics);
                 tg_log(TG_LOG_DEBUG, "%s: %s, retry %d in %lld ms",
                        j->request_id, e->type, j->attempts, (long long)ms);
-                tg_job_after(j, ms, retry_enter);
+                tg_job_after(j, ms, TG_JOB_BACKING_OFF);
                 return;
         }
-        j->status = TG_STATUS_FAILED;
         /* Not charged (only approved requests are), but flagged: AWS may
          * have billed a call that timed out after it was sent. */
         j->billing_unknown = e->billing_unknown;
         tg_bedrock_reason(e, j->reason, sizeof(j->reason));
         tg_job_redact(j);
-        tg_job_finish(j);
+        tg_job_end(j, TG_END_FAILED, j->reason);
 }
 
 void tg_job_http_done(void *priv, CURLcode rc)

@@ -112,6 +112,21 @@ void tg_metrics_inflight(tg_metrics_t *m, int64_t n)
                if (n > m->inflight_peak) m->inflight_peak = n);
 }
 
+void tg_metrics_state_names(tg_metrics_t *m, const char *const *names, int n)
+{
+        LOCKED(m, m->state_names = names;
+               m->n_states =
+                   n < TG_METRICS_STATES_MAX ? n : TG_METRICS_STATES_MAX);
+}
+
+void tg_metrics_states(tg_metrics_t *m, const size_t *counts, int n)
+{
+        pthread_mutex_lock(&m->lock);
+        for (int s = 0; s < n && s < TG_METRICS_STATES_MAX; s++)
+                m->in_state[s] = (int64_t)counts[s];
+        pthread_mutex_unlock(&m->lock);
+}
+
 void tg_metrics_bedrock_latency(tg_metrics_t *m, int64_t us)
 {
         LOCKED(m, tg_hist_observe(&m->bedrock, (double)us / 1e6));

@@ -39,6 +39,12 @@ void tg_metrics_rate_wait(tg_metrics_t *m, const char *budget, int64_t ms);
 void tg_metrics_deferred(tg_metrics_t *m, const char *budget);
 void tg_metrics_dlq(tg_metrics_t *m);
 void tg_metrics_lag(tg_metrics_t *m, int32_t partition, int64_t lag);
+/* The request states' gauge (tollgate_requests_in_state): names[0..n-1]
+ * (static strings) are exported with the counts last set (the worker
+ * publishes its loop-only counts every tick: no lock per state change). */
+#define TG_METRICS_STATES_MAX 32
+void tg_metrics_state_names(tg_metrics_t *m, const char *const *names, int n);
+void tg_metrics_states(tg_metrics_t *m, const size_t *counts, int n);
 
 /* Renders the text exposition format; caller frees. */
 char *tg_metrics_render(tg_metrics_t *m);

@@ -46,6 +46,9 @@ struct tg_metrics {
             n_deferred, n_rates;
         uint64_t retries, dlq, overruns, overrun_nano;
         int64_t inflight, inflight_peak;
+        const char *const *state_names; /* static */
+        int n_states;
+        int64_t in_state[TG_METRICS_STATES_MAX];
         int ready;
         char not_ready[TG_READY_REASON_MAX];
 };

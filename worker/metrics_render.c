@@ -135,6 +135,21 @@ static void put_scalar(out_t *o, const char *name, const char *type,
             name, v);
 }
 
+static void put_states(out_t *o, const tg_metrics_t *m)
+{
+        const char *name = "tollgate_requests_in_state";
+
+        if (!m->n_states)
+                return;
+        put(o,
+            "# HELP %s Requests in flight in each state "
+            "(docs/architecture.md)\n# TYPE %s gauge\n",
+            name, name);
+        for (int s = 0; s < m->n_states; s++)
+                put(o, "%s{state=\"%s\"} %lld\n", name, m->state_names[s],
+                    (long long)m->in_state[s]);
+}
+
 char *tg_metrics_render(tg_metrics_t *m)
 {
         out_t o = {malloc(65536), 0, 65536};
@@ -154,6 +169,7 @@ char *tg_metrics_render(tg_metrics_t *m)
                    m->inflight);
         put_scalar(&o, "tollgate_inflight_peak", "gauge",
                    "Most requests in flight at once", m->inflight_peak);
+        put_states(&o, m);
         put_named(&o, "tollgate_model_concurrency_limit", "gauge",
                   "Adaptive concurrency limit per model", "model", m->limits,
                   m->n_limits);

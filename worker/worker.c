@@ -100,6 +100,7 @@ static void on_tick(uv_timer_t *t)
          * renew or reap. */
         if (!w->ledger)
                 return;
+        tg_job_states_publish(w);
         tg_lease_tick(w);
         tg_reaper_tick(w);
         tg_consumer_tick(w);
@@ -168,6 +169,7 @@ static int parts_setup(tg_worker_t *w, char *errstr, size_t size)
 {
         if (metrics_setup(w, errstr, size))
                 return -1;
+        tg_job_states_register(w);
         w->catalog = tg_catalog_load_file(w->conf->catalog, errstr, size);
         if (!w->catalog)
                 return -1;
@@ -273,8 +275,7 @@ void tg_worker_destroy(tg_worker_t *w)
         w->ledger = NULL;
         tg_outbox_destroy(w->outbox); /* frees the jobs it held */
         w->outbox = NULL;
-        while (w->jobs)
-                tg_job_free(w->jobs);
+        tg_jobs_abandon(w);
         tg_http_stop(w);
         uv_run(w->loop, UV_RUN_NOWAIT);
         uv_walk(w->loop, close_walk, NULL);

@@ -2,11 +2,12 @@
  * tollgate-worker's inside (docs/architecture.md: threads, layers and
  * owners, a request's life, the outbox, rebalances). One libuv loop drives the
  * Kafka consumer queue, the producer's delivery reports, async Redis (hiredis)
- * and Bedrock calls (curl multi); a request is a job that moves through the
- * states below, each step started by the completion of the one before.
+ * and Bedrock calls (curl multi); a request is a job whose explicit state
+ * (job_state.h, job_state.c) moves, each step started by the completion of
+ * the one before:
  *
- *   consumed -> parsed -> admitted (Redis) -> called (Bedrock, retried)
- *            -> finished (Redis) -> published (Kafka) -> offset released
+ *   consumed -> admitting (Redis) -> at the gate -> calling (Bedrock,
+ *   retried) -> settling (Redis) -> held -> publishing (Kafka) -> done
  */
 #ifndef TG_WORKER_H
 #define TG_WORKER_H
@@ -25,6 +26,7 @@
 #include "catalog.h"
 #include "config.h"
 #include "dynbuf.h"
+#include "job_state.h"
 #include "ledger.h"
 #include "metrics.h"
 #include "offsets.h"
@@ -71,8 +73,13 @@ typedef struct tg_model_gate {
         int timer_open;
 } tg_model_gate_t;
 
+/* One request. Its state (job_state.c, the only writer) says what it waits
+ * for and what runs next; whichever list, timer or callback of that state
+ * holds it owns it, one at a time. Loop thread only. */
 struct tg_job {
         tg_worker_t *w;
+        tg_job_state_t state;
+        tg_job_end_t end;    /* how it ended (tg_job_end): what it publishes */
         tg_job_t *wait_next; /* on a tg_job_list_t */
         tg_job_t *all_prev, *all_next;
         rd_kafka_message_t *msg; /* owned until published */
@@ -124,12 +131,8 @@ struct tg_job {
         char *stored_alerts;    /* alert specs, one per line */
         char *completion_built; /* sent to finish, owned */
         char *usage_built;
-        uv_timer_t timer;
+        uv_timer_t timer; /* the timer states' (job_state.c) */
         int timer_open;
-        void (*timer_fn)(tg_job_t *);
-        void (*redis_fn)(tg_job_t *); /* step to redo when Redis is back */
-        /* its messages (events, DLQ or deferred), produced by emit */
-        int (*emit)(tg_job_t *);
         rd_kafka_headers_t *hdrs; /* of a DLQ or deferred message, owned */
 };
 
@@ -146,71 +149,117 @@ typedef struct tg_worker_cbs {
         void (*http_done)(void *priv, CURLcode rc);
 } tg_worker_cbs_t;
 
+/* The worker, grouped by owner, each group with its thread rule (as
+ * librdkafka's rd_kafka_t is). The groups are anonymous structs so that
+ * every w->field reads as before: the grouping documents ownership without
+ * touching the files that use them. Unless a group says otherwise, every
+ * field is the loop thread's alone (docs/architecture.md, "Threads"). */
 struct tg_worker {
-        tg_config_t *conf;
-        tg_worker_cbs_t cbs;
-        uv_loop_t *loop;
-        rd_kafka_t *consumer, *producer;
-        rd_kafka_queue_t *cq, *pq;
-        int cq_pipe[2], pq_pipe[2];
-        uv_poll_t cq_poll, pq_poll;
-        char t_requests[256], t_completions[256], t_usage[256], t_alerts[256],
-            t_dlq[256], t_deferred[256];
-        tg_ledger_t *ledger;
-        tg_catalog_t *catalog;
-        tg_creds_t *creds;
-        CURLM *multi;
-        CURL *easy_pool[TG_EASY_POOL]; /* reset handles for the next calls */
-        size_t n_easy_pool;
-        uv_timer_t curl_timer;
-        char endpoint[512];
-        char host[256];
-        /* budget definitions, reloaded when the version moves */
-        tg_budget_t *budgets;
-        size_t n_budgets;
-        char budgets_version[32];
-        int budgets_loading;
-        int budgets_loaded;
-        tg_job_list_t wait_budgets; /* jobs waiting for a (re)load */
-        tg_job_list_t wait_redis;   /* jobs waiting for Redis to return */
-        tg_job_list_t wait_admit;   /* jobs waiting for an admission slot */
-        size_t admits_out;          /* admissions sent, reply pending */
-        tg_model_gate_t *gates;
-        size_t n_gates;
-        /* ordering of outputs and offset release, both modes (outbox.h) */
+        /* Configuration and handles: set by tg_worker_new, read-only
+         * after (worker.c). */
+        struct {
+                tg_config_t *conf;
+                tg_worker_cbs_t cbs;
+                uv_loop_t *loop;
+                char t_requests[256], t_completions[256], t_usage[256],
+                    t_alerts[256], t_dlq[256], t_deferred[256];
+                tg_catalog_t *catalog;
+                tg_creds_t *creds; /* thread-safe (aws/creds.h) */
+                char endpoint[512];
+                char host[256];
+        };
+        /* Consumer side (consumer.c, assignment.c): loop thread;
+         * librdkafka's threads only write the queue's pipe. */
+        struct {
+                rd_kafka_t *consumer;
+                rd_kafka_queue_t *cq;
+                int cq_pipe[2];
+                uv_poll_t cq_poll;
+                int assigned;
+                int ever_assigned; /* a first assignment came */
+                /* static + cooperative: held nothing since, and the wait
+                 * before leaving and rejoining (tg_consumer_tick) */
+                int64_t idle_since_ms, idle_wait_ms;
+                int cooperative; /* cooperative-sticky (assignment.c) */
+                int paused;
+                int drain_pending; /* the consumer queue may hold messages */
+                uv_timer_t kick;   /* schedules a consumer drain */
+        };
+        /* Producer and transaction (producer.c, txn.c): loop thread;
+         * txn_bg is shared with the transaction helper thread under its
+         * own lock (txn.c). */
+        struct {
+                rd_kafka_t *producer;
+                rd_kafka_queue_t *pq;
+                int pq_pipe[2];
+                uv_poll_t pq_poll;
+                int txn; /* on */
+                int64_t txn_offsets[TG_PARTITIONS_MAX];
+                /* the transaction's own state (idle, open, committing,
+                 * aborting, fatal) and the thread commits run on: private
+                 * to txn.c */
+                struct tg_txn_bg *txn_bg;
+                uv_timer_t txn_timer;
+        };
+        /* Ordering of outputs and offset release, both modes (outbox.h):
+         * loop thread. */
         tg_outbox_t *outbox;
-        int assigned;
-        int ever_assigned; /* a first assignment came (consumer.c) */
-        /* static + cooperative: held nothing since, and the wait before
-         * leaving and rejoining (consumer.c, tg_consumer_tick) */
-        int64_t idle_since_ms, idle_wait_ms;
-        int cooperative; /* cooperative-sticky (assignment.c) */
-        /* flow */
-        tg_job_t *jobs; /* every job in flight */
-        size_t inflight;
-        int paused;
-        int drain_pending; /* the consumer queue may hold messages */
-        int stopping;
-        int64_t stop_deadline_ms;
-        int fatal;
-        uv_signal_t sigterm, sigint;
-        uv_timer_t tick;
-        uv_timer_t kick; /* schedules a consumer drain */
-        int64_t last_reap_ms;
-        int64_t ledger_down_ms; /* last tick that saw Redis away */
-        uint64_t rng;
+        /* The ledger and the budget definitions (budgets.c, lease.c,
+         * reaper.c): loop thread (hiredis runs on the loop). The reaper's
+         * times are monotonic ms. */
+        struct {
+                tg_ledger_t *ledger;
+                tg_budget_t *budgets; /* reloaded when the version moves */
+                size_t n_budgets;
+                char budgets_version[32];
+                int budgets_loading;
+                int budgets_loaded;
+                int64_t last_reap_ms;
+                int64_t ledger_down_ms; /* last tick that saw Redis away */
+        };
+        /* Bedrock over curl multi (http.c, job_call.c): loop thread. */
+        struct {
+                CURLM *multi;
+                /* reset handles for the next calls */
+                CURL *easy_pool[TG_EASY_POOL];
+                size_t n_easy_pool;
+                uv_timer_t curl_timer;
+        };
+        /* The request pipeline's waits (job_state.c, job_admit.c,
+         * gates.c): loop thread. A job is on at most one list. */
+        struct {
+                tg_job_list_t wait_budgets; /* a (re)load of definitions */
+                tg_job_list_t wait_redis;   /* Redis to return */
+                tg_job_list_t wait_admit;   /* an admission slot */
+                size_t admits_out;          /* admissions sent, reply pending */
+                tg_model_gate_t *gates;     /* one per model (gates.c) */
+                size_t n_gates;
+                tg_job_t *jobs; /* every job in flight */
+                size_t inflight;
+                /* jobs in each state (job_state.c; DONE: freed, a count) */
+                size_t in_state[TG_JOB_STATES];
+                int closing;  /* tg_jobs_abandon: jobs freed unanswered */
+                uint64_t rng; /* jitter of backoffs and rate waits */
+        };
+        /* Flow and lifecycle (worker.c): loop thread. */
+        struct {
+                int stopping;
+                int64_t stop_deadline_ms;
+                int fatal;
+                uv_signal_t sigterm, sigint;
+                uv_timer_t tick;
+        };
+        /* What /readyz says besides the flags above (readiness.c): loop
+         * thread (librdkafka's error and statistics callbacks are served
+         * by the consumer queue, on the loop). */
+        struct {
+                int ledger_was_up; /* else "starting" */
+                int64_t
+                    kafka_auth_err_ms; /* last authentication error; 0: none */
+                int64_t kafka_up_ms;   /* last statistics with a broker up */
+        };
+        /* Metrics: its own lock, read by the HTTP thread (metrics.h). */
         tg_metrics_t *metrics;
-        /* readiness inputs besides the flags above (readiness.c) */
-        int ledger_was_up;         /* else "starting" */
-        int64_t kafka_auth_err_ms; /* last authentication error; 0: none */
-        int64_t kafka_up_ms;       /* last statistics with a broker up */
-        /* transactions (txn.c) */
-        int txn; /* on */
-        int64_t txn_offsets[TG_PARTITIONS_MAX];
-        /* the transaction's own state (idle, open, committing, aborting,
-         * fatal) and the thread commits run on: private to txn.c */
-        struct tg_txn_bg *txn_bg;
-        uv_timer_t txn_timer;
 };
 
 /* readiness.c: what /readyz says, from the worker's flags, Redis, the AWS
@@ -294,26 +343,44 @@ void tg_http_stop(tg_worker_t *w);
 CURL *tg_http_easy_get(tg_worker_t *w);
 void tg_http_easy_put(tg_worker_t *w, CURL *e);
 
-/* job.c, job_admit.c, job_call.c, job_finish.c */
+/* job_state.c: the request state machine (see there) */
+const char *tg_job_state_name(int s);
+int tg_job_state_allowed(int from, int to);  /* 1 when from => to may be */
+void tg_job_states_register(tg_worker_t *w); /* names for the gauge */
+void tg_job_states_publish(tg_worker_t *w);  /* counts to the gauge */
+void tg_job_state_begin(tg_job_t *j);        /* a new job: CONSUMED */
+void tg_job_state_done(tg_job_t *j);         /* tg_job_free: DONE */
+int tg_job_set_state(tg_job_t *j, tg_job_state_t to);
+void tg_job_after(tg_job_t *j, int64_t ms, tg_job_state_t state);
+void tg_job_wait_redis(tg_job_t *j, tg_job_state_t state);
+void tg_jobs_redis_up(tg_worker_t *w);
+void tg_job_run(tg_job_t *j); /* the resume switch */
+void tg_job_end(tg_job_t *j, tg_job_end_t how, const char *reason);
+void tg_job_output(tg_job_t *j);
+int tg_job_emit(tg_job_t *j);
+void tg_jobs_abandon(tg_worker_t *w);
+
+/* job.c, job_admit.c, job_call.c, job_result.c, job_finish.c, job_dlq.c,
+ * job_defer.c: the steps */
 void tg_job_start(tg_worker_t *w, rd_kafka_message_t *msg);
 void tg_job_admit(tg_job_t *j);
 void tg_job_call(tg_job_t *j);
 void tg_job_http_done(void *job, CURLcode rc);
 void tg_job_redact(tg_job_t *j); /* no credential in j->reason */
-void tg_job_finish(tg_job_t *j);
+void tg_job_finish(tg_job_t *j); /* settle: finish.lua */
 void tg_job_publish(tg_job_t *j);
 void tg_job_dlq(tg_job_t *j, const char *reason);
 int tg_job_defer(tg_job_t *j, const char *budget_id);
+/* The messages of each end, produced by tg_job_emit: 0 or -1. */
+int tg_job_emit_events(tg_job_t *j);
+int tg_job_emit_dlq(tg_job_t *j);
+int tg_job_emit_deferred(tg_job_t *j);
 void tg_job_delivered(void *job);
-void tg_job_output(tg_job_t *j, int (*emit)(tg_job_t *));
-void tg_job_after(tg_job_t *j, int64_t ms, void (*fn)(tg_job_t *));
 void tg_job_free(tg_job_t *j);
 /* The worker's outbox, its ops calling back into jobs (job.c). */
 tg_outbox_t *tg_jobs_outbox_new(tg_worker_t *w);
-void tg_job_wait_redis(tg_job_t *j, void (*fn)(tg_job_t *));
 /* Sends waiting admissions while --admit-window has room. */
 void tg_jobs_admit_more(tg_worker_t *w);
-void tg_jobs_redis_up(tg_worker_t *w);
 
 /* budgets.c */
 void tg_budgets_reload(tg_worker_t *w);
@@ -339,7 +406,8 @@ void tg_lag_update(tg_worker_t *w);
 void tg_worker_rtt(int64_t us, void *opaque);
 
 /* gates.c: adaptive per-model concurrency */
-void tg_gate_enter(tg_job_t *j, void (*fn)(tg_job_t *));
+/* Calls now (tg_job_call) or waits AT_GATE; the gate resumes it. */
+void tg_gate_enter(tg_job_t *j);
 void tg_gate_leave(tg_job_t *j, int throttled);
 void tg_gates_destroy(tg_worker_t *w);
 

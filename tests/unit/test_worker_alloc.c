@@ -154,8 +154,7 @@ static tg_worker_t *worker_new(void)
 static void worker_free(tg_worker_t *w)
 {
         tg_outbox_destroy(w->outbox);
-        while (w->jobs)
-                tg_job_free(w->jobs);
+        tg_jobs_abandon(w);
         uv_run(w->loop, UV_RUN_NOWAIT);
         tg_catalog_destroy(w->catalog);
         tg_metrics_destroy(w->metrics);
