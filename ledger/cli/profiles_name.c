@@ -60,6 +60,11 @@ json_t *tg_profiles_tags(json_t *match, char *why, size_t size)
 }
 
 /* Appends s to out as [A-Za-z0-9] runs joined by single '-'. */
+/* The readable part of a name: the rest is "-" and 10 hex digits. */
+#define NAME_READABLE_MAX 53
+_Static_assert(NAME_READABLE_MAX + 11 == TG_PROFILE_NAME_MAX,
+               "name: readable part, '-', 10 hex digits");
+
 static void append_clean(char *out, size_t cap, const char *s)
 {
         size_t n = strlen(out);
@@ -78,7 +83,7 @@ void tg_profiles_name(const char *alias, const char *model_id,
                       char out[TG_PROFILE_NAME_MAX + 1], char token[33])
 {
         char readable[256] = "tg-", hex[65];
-        size_t i, n, cap = TG_PROFILE_NAME_MAX - 11;
+        size_t i, n, cap = NAME_READABLE_MAX;
         json_t *t;
         char *canon;
         size_t clen = 64 + strlen(model_id) + strlen(copy_from);
@@ -110,7 +115,9 @@ void tg_profiles_name(const char *alias, const char *model_id,
         n = strlen(readable);
         while (n && readable[n - 1] == '-')
                 readable[--n] = '\0';
-        snprintf(out, TG_PROFILE_NAME_MAX + 1, "%s-%.10s", readable, hex);
+        /* the precision says what the cut above did (for gcc's
+         * -Wformat-truncation at -O0) */
+        snprintf(out, TG_PROFILE_NAME_MAX + 1, "%.53s-%.10s", readable, hex);
         snprintf(token, 33, "%.32s", hex);
 }
 
