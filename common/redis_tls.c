@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "errfmt.h"
 #include "log.h"
 
 #ifdef TG_HAVE_REDIS_TLS
@@ -60,16 +61,16 @@ static int verify_cb(int ok, X509_STORE_CTX *x)
         }
         if (err == X509_V_ERR_HOSTNAME_MISMATCH ||
             err == X509_V_ERR_IP_ADDRESS_MISMATCH)
-                snprintf(t->why, sizeof(t->why),
-                         "certificate verify failed: %s (expected \"%s\", "
-                         "certificate %s)",
-                         X509_verify_cert_error_string(err), t->name, subject);
+                tg_errf(t->why, sizeof(t->why),
+                        "certificate verify failed: %s (expected \"%s\", "
+                        "certificate %s)",
+                        X509_verify_cert_error_string(err), t->name, subject);
         else
-                snprintf(t->why, sizeof(t->why),
-                         "certificate verify failed: %s (depth %d, subject "
-                         "%s, issuer %s)",
-                         X509_verify_cert_error_string(err),
-                         X509_STORE_CTX_get_error_depth(x), subject, issuer);
+                tg_errf(t->why, sizeof(t->why),
+                        "certificate verify failed: %s (depth %d, subject "
+                        "%s, issuer %s)",
+                        X509_verify_cert_error_string(err),
+                        X509_STORE_CTX_get_error_depth(x), subject, issuer);
         return ok;
 }
 
