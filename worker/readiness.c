@@ -103,10 +103,14 @@ static int broker_up(json_t *brokers)
 
 void tg_ready_kafka_stats(tg_worker_t *w, const char *json, size_t len)
 {
-        json_t *root = json_loadb(json, len, 0, NULL);
+        json_t *root;
 
-        if (root && w->kafka_up_ms != INT64_MAX &&
-            broker_up(json_object_get(root, "brokers"))) {
+        /* Only an authentication error not yet cleared needs these
+         * statistics: do not parse a large JSON each second for nothing. */
+        if (w->kafka_auth_err_ms <= w->kafka_up_ms)
+                return;
+        root = json_loadb(json, len, 0, NULL);
+        if (root && broker_up(json_object_get(root, "brokers"))) {
                 w->kafka_up_ms = tg_mono_ms();
                 if (w->kafka_auth_err_ms)
                         tg_ready_update(w);
