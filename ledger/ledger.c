@@ -105,11 +105,14 @@ static void on_ready(redisAsyncContext *ac, void *r, void *priv)
         tg_ledger_t *l = priv;
         redisReply *reply = r;
 
-        if (!reply || reply->type == REDIS_REPLY_ERROR) {
-                /* no reply: the link died, which was logged already */
+        if (!reply || reply->type == REDIS_REPLY_ERROR || l->setup_error[0]) {
+                /* no reply: the link died, which was logged already. A
+                 * refused SCRIPT LOAD (-LOADING while a restarted Redis
+                 * reads its AOF; SELECT is allowed then) makes the link
+                 * unusable too: every EVALSHA would meet NOSCRIPT. */
                 if (!l->closing && reply)
-                        tg_log(TG_LOG_ERROR, "redis setup failed: %s",
-                               reply->str);
+                        tg_log(TG_LOG_WARN, "redis setup failed: %s; retrying",
+                               l->setup_error[0] ? l->setup_error : reply->str);
                 if (l->ac)
                         redisAsyncDisconnect(l->ac);
                 return;
@@ -176,6 +179,7 @@ static void connect_start(tg_ledger_t *l)
         ac->data = l;
         l->ac = ac;
         l->link_ready = 0;
+        l->setup_error[0] = '\0';
         l->link_us = tg_mono_us();
         redisAsyncSetConnectCallback(ac, on_connect);
         redisAsyncSetDisconnectCallback(ac, on_disconnect);

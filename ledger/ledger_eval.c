@@ -104,10 +104,29 @@ int tg_ledger_eval(tg_ledger_t *l, tg_script_t script, int nkeys, int nargs,
         return tg_ledger_cmd(l, n + 3, av, al, cb, cb_opaque);
 }
 
+/* A refused load is kept for the link's setup (ledger.c, on_ready) to see;
+ * on a link already up (loading again after NOSCRIPT) it is logged, and the
+ * next NOSCRIPT loads again. */
+static void on_script_loaded(redisAsyncContext *ac, void *r, void *priv)
+{
+        tg_ledger_t *l = priv;
+        redisReply *reply = r;
+
+        (void)ac;
+        if (!reply || reply->type != REDIS_REPLY_ERROR)
+                return;
+        if (!l->link_ready && !l->setup_error[0])
+                snprintf(l->setup_error, sizeof(l->setup_error),
+                         "SCRIPT LOAD: %.200s", reply->str);
+        else if (l->link_ready && !l->closing)
+                tg_log(TG_LOG_ERROR, "redis SCRIPT LOAD failed: %.200s",
+                       reply->str);
+}
+
 void tg_ledger_load_scripts(tg_ledger_t *l)
 {
         for (int s = 0; s < TG_SCRIPT_COUNT && l->ac; s++)
-                redisAsyncCommand(l->ac, NULL, NULL, "SCRIPT LOAD %s",
+                redisAsyncCommand(l->ac, on_script_loaded, l, "SCRIPT LOAD %s",
                                   tg_ledger_script_body((tg_script_t)s));
 }
 

@@ -28,6 +28,7 @@ struct tg_ledger {
         int64_t tls_logged_us;
         int up;          /* connected, authenticated, selected */
         int link_ready;  /* this link got that far once */
+        char setup_error[256]; /* a setup reply's error (SCRIPT LOAD) */
         int64_t link_us; /* when ac was opened (monotonic) */
         uv_timer_t reconnect;
         uv_timer_t watchdog;

@@ -185,7 +185,9 @@ void tg_job_wait_redis(tg_job_t *j, tg_job_state_t state)
 }
 
 /* Redis is back: resume each waiting job, oldest first. Jobs that fail
- * again queue up behind, so take only those waiting now. */
+ * again queue up behind, so take only those waiting now. Also called every
+ * tick while the ledger is up: a call can fail with the link staying up
+ * (NOSCRIPT after a SCRIPT FLUSH), and no state change would ever come. */
 void tg_jobs_redis_up(tg_worker_t *w)
 {
         size_t n = w->wait_redis.len;

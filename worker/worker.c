@@ -101,6 +101,8 @@ static void on_tick(uv_timer_t *t)
         if (!w->ledger)
                 return;
         tg_job_states_publish(w);
+        if (w->wait_redis.len && tg_ledger_up(w->ledger))
+                tg_jobs_redis_up(w); /* refused on a link that stayed up */
         tg_lease_tick(w);
         tg_reaper_tick(w);
         tg_consumer_tick(w);

@@ -62,6 +62,7 @@ class RedisServer:
         self.password = password
         self.fsync = fsync
         self.proc = None
+        self.extra = []  # more redis-server arguments for the next start
         self.start()
 
     @property
@@ -82,6 +83,7 @@ class RedisServer:
                "--logfile", str(self.dir / "redis.log")]
         if self.password:
             cmd += ["--requirepass", self.password]
+        cmd += self.extra
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
         try:
