@@ -161,3 +161,44 @@ def test_rebalance_three_workers_join_and_leave(tmp_path, brokers, topics,
         u["costNanoUsd"] for u in approved if u["decision"] == "approved")
     assert st["all"]["spentNanoUsd"] <= st["all"]["limitNanoUsd"]
     assert st["all"]["reservedNanoUsd"] == 0
+
+
+def test_state_gauge_on_a_running_worker(tmp_path, brokers, topics,
+                                         ledger_redis):
+    # tollgate_requests_in_state is published once a tick: mid-run the
+    # requests held by a slow Bedrock show as "calling", the rest of the
+    # window waits for a slot at the gate or in consumption, and once all
+    # are answered every state reads 0 (a count that leaked a transition
+    # would stay above 0 or go below).
+    ledger(ledger_redis, "budget", "set", "eng", "--selector", "costCenter=eng",
+           "--period", "day", "--limit-usd", "100")
+    sim = Sim("--latency-ms", "3000")
+    port = free_port()
+    w = Worker(tmp_path, topics["prefix"], ledger_redis,
+               args=["--bedrock-endpoint", sim.url, "--max-inflight", "8",
+                     "--metrics-port", str(port)])
+    try:
+        wait_assigned([w], 4)
+        reqs = [request(f"gs-{i}", "eng") for i in range(20)]
+        produce(brokers, topics["requests"], [(r["requestId"], r) for r in reqs])
+        deadline = time.monotonic() + 20
+        while True:  # the tick (1 s) after the first calls went out
+            mid = scrape(port)
+            if total(mid, "tollgate_requests_in_state", state="calling") or \
+                    time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        events(brokers, topics["usage"], 20, timeout=60)
+        time.sleep(2.5)  # two ticks: the last transitions are published
+        end = scrape(port)
+    finally:
+        assert w.stop() == 0
+        sim.stop()
+    states = {dict(ls)["state"]: v for (n, ls), v in mid.items()
+              if n == "tollgate_requests_in_state"}
+    assert 1 <= states["calling"] <= 8, states
+    assert 1 <= sum(states.values()) <= 8, states
+    assert all(v >= 0 for v in states.values()), states
+    after = {dict(ls)["state"]: v for (n, ls), v in end.items()
+             if n == "tollgate_requests_in_state"}
+    assert len(after) >= 15 and set(after.values()) == {0}, after
