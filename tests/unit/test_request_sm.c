@@ -22,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fake_reply.h"
 #include "tg_test.h"
 #include "worker.h"
 
@@ -259,37 +260,6 @@ static const char *RESPONSE =
     "\"role\":\"assistant\"}},\"stopReason\":\"end_turn\","
     "\"usage\":{\"inputTokens\":30,\"outputTokens\":6,\"totalTokens\":36},"
     "\"metrics\":{\"latencyMs\":12}}";
-
-static redisReply *str_reply(const char *s)
-{
-        redisReply *r = calloc(1, sizeof(*r));
-
-        r->type = REDIS_REPLY_STRING;
-        r->str = strdup(s);
-        r->len = strlen(s);
-        return r;
-}
-
-static redisReply *array_reply(int n, const char **v)
-{
-        redisReply *r = calloc(1, sizeof(*r));
-
-        r->type = REDIS_REPLY_ARRAY;
-        r->elements = (size_t)n;
-        r->element = calloc((size_t)n, sizeof(*r->element));
-        for (int i = 0; i < n; i++)
-                r->element[i] = str_reply(v[i]);
-        return r;
-}
-
-static void reply_free(redisReply *r)
-{
-        for (size_t i = 0; i < r->elements; i++)
-                reply_free(r->element[i]);
-        free(r->element);
-        free(r->str);
-        free(r);
-}
 
 /* Answers ledger call i with the strings v[0..n-1]. */
 static void answer(int i, int n, const char **v)

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fake_reply.h"
 #include "tg_test.h"
 #include "worker.h"
 
@@ -181,37 +182,6 @@ static const char *VALID =
 static const char *INVALID =
     "{\"requestId\":\"r-2\",\"model\":\"no-such-model\",\"prompt\":{"
     "\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}}";
-
-static redisReply *str_reply(const char *s)
-{
-        redisReply *r = calloc(1, sizeof(*r));
-
-        r->type = REDIS_REPLY_STRING;
-        r->str = strdup(s);
-        r->len = strlen(s);
-        return r;
-}
-
-static redisReply *array_reply(int n, const char **v)
-{
-        redisReply *r = calloc(1, sizeof(*r));
-
-        r->type = REDIS_REPLY_ARRAY;
-        r->elements = (size_t)n;
-        r->element = calloc((size_t)n, sizeof(*r->element));
-        for (int i = 0; i < n; i++)
-                r->element[i] = str_reply(v[i]);
-        return r;
-}
-
-static void reply_free(redisReply *r)
-{
-        for (size_t i = 0; i < r->elements; i++)
-                reply_free(r->element[i]);
-        free(r->element);
-        free(r->str);
-        free(r);
-}
 
 /* Runs the loop until n ledger calls were made (timers fire), or 5 s. */
 static void run_until_calls(tg_worker_t *w, int n)
