@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog.h"
 #include "forecast.h"
 #include "table.h"
 #include "tgtime.h"
@@ -131,6 +132,29 @@ static json_t *selector_json(const tg_budget_t *b)
         return o;
 }
 
+/* Settled spend (admit.lua compares that, not reservations that may still
+ * be released) has reached the budget's --degrade-at share of its USD
+ * limit: matching requests go at its degrade tier now. */
+static int degrading(const status_row_t *r)
+{
+        __extension__ typedef __int128 i128;
+        const tg_budget_t *b = r->b;
+
+        return b->degrade_at > 0 && b->limit_nano > 0 &&
+               (i128)r->spent * 100 >= (i128)b->limit_nano * b->degrade_at;
+}
+
+/* null, or {"atPercent", "tier", "active"}: set with budget set
+ * --degrade-at/--degrade-tier (docs/operations.md, "Service tiers"). */
+static json_t *degrade_json(const status_row_t *r)
+{
+        if (r->b->degrade_at <= 0)
+                return json_null();
+        return json_pack("{s:i, s:s, s:b}", "atPercent", r->b->degrade_at,
+                         "tier", tg_tier_name(r->b->degrade_tier), "active",
+                         degrading(r));
+}
+
 static json_t *row_json(const status_row_t *r)
 {
         const tg_budget_t *b = r->b;
@@ -151,6 +175,7 @@ static json_t *row_json(const status_row_t *r)
                             b->limit_nano < 0
                                 ? json_null()
                                 : json_integer(b->limit_nano - used));
+        json_object_set_new(o, "degrade", degrade_json(r));
         if (b->limit_tokens < 0)
                 return o;
         json_object_set_new(o, "limitTokens", json_integer(b->limit_tokens));
@@ -262,6 +287,12 @@ static void table_row(tg_table_t *t, const status_row_t *r)
                 tg_table_cell(t, "%lld+%lld/%lld", (long long)r->spent_tokens,
                               (long long)r->reserved_tokens,
                               (long long)b->limit_tokens);
+        if (b->degrade_at <= 0)
+                tg_table_cell(t, "-");
+        else
+                tg_table_cell(t, "%d%%:%s%s", b->degrade_at,
+                              tg_tier_name(b->degrade_tier),
+                              degrading(r) ? " (now)" : "");
 }
 
 static void print_table(const status_row_t *rows, size_t n)
@@ -269,10 +300,10 @@ static void print_table(const status_row_t *rows, size_t n)
         static const char *const cols[] = {
             "ID",         "SELECTOR",  "PERIOD",     ">LIMIT",
             ">SPENT",     ">RESERVED", ">REMAINING", ">USED",
-            ">PROJECTED", "PASSES",    ">TOKENS"};
+            ">PROJECTED", "PASSES",    ">TOKENS",    "DEGRADE"};
         tg_table_t t;
 
-        tg_table_init(&t, 11, cols);
+        tg_table_init(&t, (int)(sizeof(cols) / sizeof(cols[0])), cols);
         for (size_t i = 0; i < n; i++)
                 table_row(&t, &rows[i]);
         tg_table_print(&t, stdout);

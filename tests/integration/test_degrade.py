@@ -128,6 +128,8 @@ def test_budget_degrades_to_flex_then_rejects(tmp_path, brokers, topics,
         ledger(ledger_redis, "status", "--json").stdout)}
     assert st["deg"]["spentNanoUsd"] == spent
     assert st["deg"]["reservedNanoUsd"] == 0
+    assert st["deg"]["degrade"] == {"atPercent": 80, "tier": "flex",
+                                    "active": True}, st["deg"]
     res = ledger(ledger_redis, "reconcile", brokers=brokers,
                  usage_topic=topics["usage"], check=False)
     assert res.returncode == 0, res.stdout + res.stderr
@@ -140,6 +142,16 @@ def test_degrade_options_stored_and_refused(ledger_redis):
            "--period", "month", "--limit-usd", "5", "--degrade-at", "80")
     d = json.loads(r.hget("tg:{tg}:budgets", "d1"))
     assert (d["degradeAt"], d["degradeTier"]) == (80, "flex")
+
+    def status():
+        st = {b["id"]: b for b in json.loads(
+            ledger(ledger_redis, "status", "--json").stdout)}
+        lines = ledger(ledger_redis, "status").stdout.splitlines()
+        head = lines[0].split()
+        row = next(ln.split() for ln in lines[1:] if ln.split()[0] == "d1")
+        return st["d1"]["degrade"], row[head.index("DEGRADE")]
+    assert status() == ({"atPercent": 80, "tier": "flex", "active": False},
+                        "80%:flex")
     for args, words in (
             (["--degrade-at", "101"], "not a percentage 1-100"),
             (["--degrade-tier", "turbo"], "not flex, default or priority"),
@@ -150,6 +162,7 @@ def test_degrade_options_stored_and_refused(ledger_redis):
     ledger(ledger_redis, "budget", "set", "d1", "--degrade-at", "none")
     d = json.loads(r.hget("tg:{tg}:budgets", "d1"))
     assert "degradeAt" not in d and "degradeTier" not in d
+    assert status() == (None, "-")
 
 
 def test_admit_script_degrades_atomically(ledger_redis):

@@ -332,7 +332,8 @@ def test_status_json_numbers(ledger, rdb):
                    "period": "2028-02", "periodKind": "month",
                    "limitNanoUsd": 12500000000, "spentNanoUsd": 1234567891,
                    "reservedNanoUsd": 99,
-                   "remainingNanoUsd": 12500000000 - 1234567891 - 99}
+                   "remainingNanoUsd": 12500000000 - 1234567891 - 99,
+                   "degrade": None}
     tok = by_id["tok"]
     assert tok["period"] == "2028-02-29" and tok["periodKind"] == "day"
     assert tok["spentNanoUsd"] == 10 and tok["limitTokens"] == 5000
@@ -362,7 +363,7 @@ def test_status_json_numbers(ledger, rdb):
     assert len(lines) == 2
     assert lines[0].split() == ["ID", "SELECTOR", "PERIOD", "LIMIT", "SPENT",
                                 "RESERVED", "REMAINING", "USED", "PROJECTED",
-                                "PASSES", "TOKENS"]
+                                "PASSES", "TOKENS", "DEGRADE"]
     assert lines[1].split()[:8] == [
         "eng", "costCenter=eng", "2028-02", "$12.50", "$1.234567891",
         "$0.000000099", "$11.26543201", "9.8%"]
