@@ -13,7 +13,9 @@
 #include "tgtime.h"
 #include "worker.h"
 
-#define BUDGETS_MAX 4096
+#define BUDGETS_MAX   4096
+#define US_PER_MINUTE INT64_C(60000000)
+#define US_PER_DAY    INT64_C(86400000000)
 
 static void budgets_free(tg_budget_t *b, size_t n)
 {
@@ -25,21 +27,83 @@ static void budgets_free(tg_budget_t *b, size_t n)
 void tg_budgets_destroy(tg_worker_t *w)
 {
         budgets_free(w->budgets, w->n_budgets);
+        free(w->budget_fills);
         w->budgets = NULL;
+        w->budget_fills = NULL;
         w->n_budgets = 0;
+}
+
+/* The definition's part of what a budget puts in a job: formatted once
+ * per load, so a changed definition never leaves a stale copy. The
+ * sentinels make the first match build the period's and minute's keys. */
+static void fill_init(tg_budget_fill_t *f, const tg_budget_t *b)
+{
+        tg_job_budget_t *jb = &f->jb;
+        size_t off = 0;
+
+        memset(f, 0, sizeof(*f));
+        f->day = f->minute = INT64_MIN;
+        snprintf(jb->id, sizeof(jb->id), "%s", b->id);
+        jb->rpm = b->rpm;
+        jb->tpm = b->tpm;
+        jb->defer = b->on_exceed_defer;
+        jb->limit_nano = b->limit_nano;
+        jb->limit_tokens = b->limit_tokens;
+        jb->degrade_at = b->degrade_at;
+        jb->degrade_tier = b->degrade_tier;
+        for (int t = 0; t < b->n_thresholds; t++)
+                off += (size_t)snprintf(jb->thresholds + off,
+                                        sizeof(jb->thresholds) - off, "%s%d",
+                                        t ? "," : "", b->thresholds[t]);
+}
+
+/* Rounds towards minus infinity, so that a day or minute is one interval
+ * of the clock on both sides of the epoch. */
+static int64_t floor_div(int64_t a, int64_t b)
+{
+        return a / b - (a % b < 0);
+}
+
+/* Brings f's keys to now_us. The period label is a function of the UTC day
+ * (day and month labels change only at midnight, "total" never), so the
+ * day is what the period's part is keyed by: 23:59:59.999999 and
+ * 00:00:00.000000 are different days, hence different keys. A clock that
+ * steps back changes the day as well and rebuilds the old one. */
+static void fill_refresh(tg_budget_fill_t *f, const tg_budget_t *b,
+                         int64_t now_us)
+{
+        int64_t day = floor_div(now_us, US_PER_DAY);
+        int64_t minute = floor_div(now_us, US_PER_MINUTE);
+        tg_job_budget_t *jb = &f->jb;
+
+        if (day != f->day) {
+                tg_period_label(b->period, (time_t)floor_div(now_us, 1000000),
+                                jb->period);
+                tg_key_budget(jb->key, sizeof(jb->key), b->id, jb->period);
+                f->day = day;
+        }
+        if (minute != f->minute) {
+                tg_key_rate(jb->rate_key, sizeof(jb->rate_key), b->id, minute);
+                f->minute = minute;
+        }
 }
 
 static int parse_defs(tg_worker_t *w, redisReply *r)
 {
         size_t n = (r->elements - 1) / 2, k = 0;
         tg_budget_t *b;
+        tg_budget_fill_t *f;
         char err[256];
 
         if (n > BUDGETS_MAX)
                 n = BUDGETS_MAX;
         b = calloc(n ? n : 1, sizeof(*b));
-        if (!b)
+        f = malloc((n ? n : 1) * sizeof(*f));
+        if (!b || !f) {
+                free(b);
+                free(f);
                 return -1;
+        }
         for (size_t i = 0; i < n; i++) {
                 redisReply *v = r->element[2 + 2 * i];
                 if (v->type != REDIS_REPLY_STRING)
@@ -51,10 +115,12 @@ static int parse_defs(tg_worker_t *w, redisReply *r)
                                err);
                         continue;
                 }
+                fill_init(&f[k], &b[k]);
                 k++;
         }
         tg_budgets_destroy(w);
         w->budgets = b;
+        w->budget_fills = f;
         w->n_budgets = k;
         snprintf(w->budgets_version, sizeof(w->budgets_version), "%s",
                  r->element[0]->str);
@@ -100,49 +166,44 @@ void tg_budgets_reload(tg_worker_t *w)
         }
 }
 
-static void fill_budget(tg_job_budget_t *jb, const tg_budget_t *b,
-                        const char *period)
-{
-        size_t off = 0;
-
-        snprintf(jb->id, sizeof(jb->id), "%s", b->id);
-        snprintf(jb->period, sizeof(jb->period), "%s", period);
-        tg_key_budget(jb->key, sizeof(jb->key), b->id, period);
-        tg_key_rate(jb->rate_key, sizeof(jb->rate_key), b->id,
-                    tg_time_now_us() / 60000000);
-        jb->rpm = b->rpm;
-        jb->tpm = b->tpm;
-        jb->defer = b->on_exceed_defer;
-        jb->limit_nano = b->limit_nano;
-        jb->limit_tokens = b->limit_tokens;
-        jb->degrade_at = b->degrade_at;
-        jb->degrade_tier = b->degrade_tier;
-        jb->thresholds[0] = '\0';
-        for (int t = 0; t < b->n_thresholds; t++)
-                off += (size_t)snprintf(jb->thresholds + off,
-                                        sizeof(jb->thresholds) - off, "%s%d",
-                                        t ? "," : "", b->thresholds[t]);
-}
-
 int tg_budgets_match(tg_worker_t *w, tg_job_t *j)
 {
-        time_t now = tg_time_now();
-        char period[TG_PERIOD_LABEL_MAX];
+        return tg_budgets_match_at(w, j, tg_time_now_us());
+}
 
+/* Per request only a copy of each matching budget's fill: its keys are
+ * formatted when the day or the minute moves, not per request. */
+int tg_budgets_match_at(tg_worker_t *w, tg_job_t *j, int64_t now_us)
+{
         free(j->budgets);
         j->n_budgets = 0;
+        /* Not zeroed: every entry below n_budgets is a whole copy. */
         j->budgets =
-            calloc(w->n_budgets ? w->n_budgets : 1, sizeof(*j->budgets));
+            malloc((w->n_budgets ? w->n_budgets : 1) * sizeof(*j->budgets));
         if (!j->budgets)
                 return -1;
         for (size_t i = 0; i < w->n_budgets; i++) {
                 const tg_budget_t *b = &w->budgets[i];
                 if (!tg_budget_matches(b, j->req.tags, j->req.n_tags))
                         continue;
-                tg_period_label(b->period, now, period);
-                fill_budget(&j->budgets[j->n_budgets++], b, period);
+                fill_refresh(&w->budget_fills[i], b, now_us);
+                j->budgets[j->n_budgets++] = w->budget_fills[i].jb;
         }
         return j->n_budgets > TG_BUDGETS_PER_REQUEST ? -1 : 0;
+}
+
+/* A resumed reservation keeps its own period and key (it may be of the
+ * period before); the rest is the current definition's, as in a match. */
+static void fill_resumed(tg_worker_t *w, tg_job_budget_t *jb,
+                         const tg_budget_t *b)
+{
+        tg_budget_fill_t *f = &w->budget_fills[b - w->budgets];
+        tg_job_budget_t own = *jb;
+
+        fill_refresh(f, b, tg_time_now_us());
+        *jb = f->jb;
+        memcpy(jb->period, own.period, sizeof(jb->period));
+        memcpy(jb->key, own.key, sizeof(jb->key));
 }
 
 static const tg_budget_t *find(tg_worker_t *w, const char *id)
@@ -169,7 +230,6 @@ int tg_budgets_from_keys(tg_worker_t *w, tg_job_t *j, const char *keys)
                 const char *end = strchr(p, '\n'), *colon;
                 size_t len = end ? (size_t)(end - p) : strlen(p);
                 tg_job_budget_t *jb = &j->budgets[j->n_budgets];
-                char period[TG_PERIOD_LABEL_MAX];
                 if (len <= plen || len >= sizeof(jb->key) ||
                     strncmp(p, prefix, plen) != 0)
                         return -1;
@@ -178,15 +238,10 @@ int tg_budgets_from_keys(tg_worker_t *w, tg_job_t *j, const char *keys)
                 colon = strrchr(jb->key, ':');
                 snprintf(jb->id, sizeof(jb->id), "%.*s",
                          (int)(colon - jb->key - plen), jb->key + plen);
-                /* A copy: fill_budget writes jb->period and jb->key from
-                 * it, and snprintf from a buffer into itself is undefined
-                 * (glibc empties it: the resumed request then settled on
-                 * "b:<id>:", leaking its reservation). */
-                snprintf(period, sizeof(period), "%s", colon + 1);
-                snprintf(jb->period, sizeof(jb->period), "%s", period);
+                snprintf(jb->period, sizeof(jb->period), "%s", colon + 1);
                 const tg_budget_t *b = find(w, jb->id);
                 if (b)
-                        fill_budget(jb, b, period);
+                        fill_resumed(w, jb, b);
                 else
                         jb->limit_nano = jb->limit_tokens = -1;
                 j->n_budgets++;

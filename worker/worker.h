@@ -55,6 +55,17 @@ typedef struct tg_job_budget {
         tg_tier_t degrade_tier;
 } tg_job_budget_t;
 
+/* What a budget puts in a matching job, built once instead of formatted
+ * per request (budgets.c): the definition's part when the definitions
+ * load, the period label and budget key when the UTC day moves (a day and
+ * a month label are functions of the day), the rate key when the minute
+ * does. Jobs get a copy. */
+typedef struct tg_budget_fill {
+        int64_t day;    /* UTC day jb.period and jb.key are of */
+        int64_t minute; /* the minute of jb.rate_key */
+        tg_job_budget_t jb;
+} tg_budget_fill_t;
+
 /* Waiting lists a job can sit on (never more than one at a time). */
 typedef struct tg_job_list {
         tg_job_t *head, *tail;
@@ -210,6 +221,7 @@ struct tg_worker {
         struct {
                 tg_ledger_t *ledger;
                 tg_budget_t *budgets; /* reloaded when the version moves */
+                tg_budget_fill_t *budget_fills; /* one per budgets[i] */
                 size_t n_budgets;
                 char budgets_version[32];
                 int budgets_loading;
@@ -385,6 +397,8 @@ void tg_jobs_admit_more(tg_worker_t *w);
 /* budgets.c */
 void tg_budgets_reload(tg_worker_t *w);
 int tg_budgets_match(tg_worker_t *w, tg_job_t *j);
+/* The same at now_us, the wall clock in microseconds (tests set it). */
+int tg_budgets_match_at(tg_worker_t *w, tg_job_t *j, int64_t now_us);
 int tg_budgets_from_keys(tg_worker_t *w, tg_job_t *j, const char *keys);
 struct tg_ledger_args;
 /* admit.lua's degrade arguments, when a matched budget may degrade. */
