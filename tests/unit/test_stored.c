@@ -65,8 +65,9 @@ static void test_round_trip(void)
         uint32_t x = 12345;
 
         round_trip(COMPLETION, 1);
-        /* a typical event shrinks to under half (the dictionary) */
-        CHECK(p && len * 2 < sizeof(COMPLETION));
+        /* a typical event shrinks to under 60 % (the dictionary; level -1
+         * leaves its literals as they are) */
+        CHECK(p && len * 5 < sizeof(COMPLETION) * 3);
         free(p);
         round_trip("", 0);
         round_trip("{}", 0); /* would not shrink */
