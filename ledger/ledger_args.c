@@ -10,12 +10,17 @@ void tg_ledger_args_init(tg_ledger_args_t *a)
 
 void tg_ledger_args_str(tg_ledger_args_t *a, const char *s)
 {
+        tg_ledger_args_bin(a, s, strlen(s));
+}
+
+void tg_ledger_args_bin(tg_ledger_args_t *a, const char *s, size_t len)
+{
         if (a->n == TG_LEDGER_ARGS_MAX) {
                 a->full = 1;
                 return;
         }
         a->v[a->n] = s;
-        a->l[a->n++] = strlen(s);
+        a->l[a->n++] = len;
 }
 
 void tg_ledger_args_int(tg_ledger_args_t *a, int64_t v)

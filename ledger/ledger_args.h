@@ -37,6 +37,8 @@ typedef struct tg_ledger_args {
 /* Only the counters: the arrays are written as they fill. */
 void tg_ledger_args_init(tg_ledger_args_t *a);
 void tg_ledger_args_str(tg_ledger_args_t *a, const char *s);
+/* len bytes, NULs and all (stored.h's packed events). */
+void tg_ledger_args_bin(tg_ledger_args_t *a, const char *s, size_t len);
 void tg_ledger_args_int(tg_ledger_args_t *a, int64_t v);
 /* What was added so far are the keys. */
 void tg_ledger_args_keys_done(tg_ledger_args_t *a);

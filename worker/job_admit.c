@@ -11,6 +11,7 @@
 #include "keys.h"
 #include "ledger_args.h"
 #include "log.h"
+#include "stored.h"
 #include "tgtime.h"
 #include "worker.h"
 
@@ -116,20 +117,23 @@ static const char *elem(redisReply *r, size_t i)
 
 static void take_stored(tg_job_t *j, redisReply *r)
 {
+        char err[128];
+        int rc;
+
         /* Already finished by someone: publish exactly what was stored
          * (the usage with its spent values in, as finish.lua says). */
-        j->stored_completion = strdup(elem(r, 1));
-        j->stored_usage = tg_ledger_usage_fill(elem(r, 2), elem(r, 4));
-        j->stored_alerts = strdup(elem(r, 3));
-        if (!j->stored_completion || !j->stored_usage || !j->stored_alerts) {
+        rc = tg_job_take_stored(j, r, err, sizeof(err));
+        if (rc == TG_STORED_ECORRUPT) {
+                /* Asking again gets the same bytes: the request moves on
+                 * to the DLQ, for an operator, instead of stalling. */
+                tg_log(TG_LOG_ERROR, "admit %s: %s", j->request_id, err);
+                tg_job_dlq(j, err);
+                return;
+        }
+        if (rc) {
                 /* Nothing half published: ask again, the ledger keeps
                  * answering "done" with the same events. */
-                tg_log(TG_LOG_ERROR, "admit %s: out of memory", j->request_id);
-                free(j->stored_completion);
-                free(j->stored_usage);
-                free(j->stored_alerts);
-                j->stored_completion = j->stored_usage = NULL;
-                j->stored_alerts = NULL;
+                tg_log(TG_LOG_ERROR, "admit %s: %s", j->request_id, err);
                 tg_job_after(j, 1000, TG_JOB_ADMIT_LATER);
                 return;
         }

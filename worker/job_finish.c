@@ -10,6 +10,7 @@
 #include "keys.h"
 #include "ledger_args.h"
 #include "log.h"
+#include "stored.h"
 #include "tgtime.h"
 #include "worker.h"
 
@@ -17,7 +18,8 @@
 
 static void on_finish(tg_ledger_t *l, redisReply *r, void *opaque);
 
-static int finish_send(tg_job_t *j, const char *completion, const char *usage)
+static int finish_eval(tg_job_t *j, const char *c, size_t clen, const char *u,
+                       size_t ulen)
 {
         tg_worker_t *w = j->w;
         tg_ledger_args_t a;
@@ -40,8 +42,8 @@ static int finish_send(tg_job_t *j, const char *completion, const char *usage)
                                               j->usage.cache_write_tokens
                                         : 0);
         tg_ledger_args_int(&a, w->conf->retention_s);
-        tg_ledger_args_str(&a, completion);
-        tg_ledger_args_str(&a, usage);
+        tg_ledger_args_bin(&a, c, clen);
+        tg_ledger_args_bin(&a, u, ulen);
         for (size_t i = 0; i < j->n_budgets; i++) {
                 tg_ledger_args_str(&a, j->budgets[i].id);
                 tg_ledger_args_int(&a, j->budgets[i].limit_nano);
@@ -50,6 +52,23 @@ static int finish_send(tg_job_t *j, const char *completion, const char *usage)
         }
         return tg_ledger_args_eval(w->ledger, TG_SCRIPT_FINISH, &a, on_finish,
                                    j);
+}
+
+/* Sends the events packed (stored.h): the record holds those bytes. Packed
+ * again on a retry (the same bytes: zstd is deterministic) rather than
+ * kept for one. -1 when out of memory or not sent. */
+static int finish_send(tg_job_t *j, const char *completion, const char *usage)
+{
+        size_t clen = 0, ulen = 0;
+        char *c = tg_stored_pack(completion, &clen);
+        char *u = tg_stored_pack(usage, &ulen);
+        int rc = -1;
+
+        if (c && u)
+                rc = finish_eval(j, c, clen, u, ulen);
+        free(c);
+        free(u);
+        return rc;
 }
 
 void tg_job_finish(tg_job_t *j)
@@ -82,11 +101,56 @@ void tg_job_finish(tg_job_t *j)
                 tg_job_wait_redis(j, TG_JOB_SETTLE_NO_REDIS);
 }
 
+static int fail_nomem(char *err, size_t errlen)
+{
+        snprintf(err, errlen, "out of memory");
+        return TG_STORED_ENOMEM;
+}
+
 static const char *elem(redisReply *r, size_t i)
 {
         return (i < r->elements && r->element[i]->type == REDIS_REPLY_STRING)
                    ? r->element[i]->str
                    : "";
+}
+
+/* The stored event at element i (stored.h's forms; a missing one is ""). */
+static int stored_at(redisReply *r, size_t i, char **out, char *err,
+                     size_t errlen)
+{
+        if (i < r->elements && r->element[i]->type == REDIS_REPLY_STRING)
+                return tg_stored_unpack(r->element[i]->str, r->element[i]->len,
+                                        out, err, errlen);
+        return tg_stored_unpack("", 0, out, err, errlen);
+}
+
+int tg_job_take_stored(tg_job_t *j, redisReply *r, char *err, size_t errlen)
+{
+        char *usage = NULL;
+        int rc;
+
+        free(j->stored_completion);
+        free(j->stored_usage);
+        free(j->stored_alerts);
+        j->stored_completion = j->stored_usage = j->stored_alerts = NULL;
+        rc = stored_at(r, 1, &j->stored_completion, err, errlen);
+        if (rc == 0)
+                rc = stored_at(r, 2, &usage, err, errlen);
+        if (rc == 0) {
+                j->stored_usage = tg_ledger_usage_fill(usage, elem(r, 4));
+                j->stored_alerts = strdup(elem(r, 3));
+                if (!j->stored_usage || !j->stored_alerts)
+                        rc = fail_nomem(err, errlen);
+        }
+        free(usage);
+        if (rc) {
+                free(j->stored_completion);
+                free(j->stored_usage);
+                free(j->stored_alerts);
+                j->stored_completion = j->stored_usage = NULL;
+                j->stored_alerts = NULL;
+        }
+        return rc;
 }
 
 static int alert(tg_worker_t *w, const char *spec)
@@ -127,6 +191,24 @@ static char *alert_specs(redisReply *r, size_t from)
         return s;
 }
 
+static void stored_done(tg_job_t *j, redisReply *r)
+{
+        char err[128];
+        int rc = tg_job_take_stored(j, r, err, sizeof(err));
+
+        if (rc == TG_STORED_ECORRUPT) {
+                /* Asking again gets the same bytes: the request moves on
+                 * to the DLQ, for an operator, instead of stalling. */
+                tg_log(TG_LOG_ERROR, "finish %s: %s", j->request_id, err);
+                tg_job_dlq(j, err);
+        } else if (rc) {
+                tg_log(TG_LOG_ERROR, "finish %s: %s", j->request_id, err);
+                tg_job_after(j, 1000, TG_JOB_SETTLE_LATER);
+        } else {
+                tg_job_publish(j);
+        }
+}
+
 static void on_finish(tg_ledger_t *l, redisReply *r, void *opaque)
 {
         tg_job_t *j = opaque;
@@ -142,16 +224,16 @@ static void on_finish(tg_ledger_t *l, redisReply *r, void *opaque)
                 tg_job_after(j, 1000, TG_JOB_SETTLE_LATER);
                 return;
         }
-        free(j->stored_completion);
-        free(j->stored_usage);
-        free(j->stored_alerts);
         if (strcmp(elem(r, 0), "done") == 0) {
                 /* Finished before (a retry after a lost reply): publish
                  * what was stored then, byte for byte. */
-                j->stored_completion = strdup(elem(r, 1));
-                j->stored_usage = tg_ledger_usage_fill(elem(r, 2), elem(r, 4));
-                j->stored_alerts = strdup(elem(r, 3));
-        } else {
+                stored_done(j, r);
+                return;
+        }
+        free(j->stored_completion);
+        free(j->stored_usage);
+        free(j->stored_alerts);
+        {
                 /* The ledger stored usage_built and replies with the spent
                  * values alone: filled in the same way as on the path
                  * above, so a re-publication is the same bytes. */

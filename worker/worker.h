@@ -386,6 +386,12 @@ void tg_job_http_done(void *job, CURLcode rc);
 void tg_job_redact(tg_job_t *j); /* no credential in j->reason */
 void tg_job_finish(tg_job_t *j); /* settle: finish.lua */
 void tg_job_publish(tg_job_t *j);
+/* The events of a ledger's "done" reply ({"done", completion, usage,
+ * alerts, spent}, ledger/stored.h's forms) into j->stored_*, the usage
+ * filled in: 0, or TG_STORED_ENOMEM (ask again) / TG_STORED_ECORRUPT
+ * (asking again gets the same bytes), the reason in err, nothing set. */
+int tg_job_take_stored(tg_job_t *j, struct redisReply *r, char *err,
+                       size_t errlen);
 void tg_job_dlq(tg_job_t *j, const char *reason);
 int tg_job_defer(tg_job_t *j, const char *budget_id);
 /* The messages of each end, produced by tg_job_emit: 0 or -1. */

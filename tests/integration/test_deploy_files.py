@@ -429,16 +429,16 @@ def test_dockerfile_contents():
     runtime = "\n".join(a for i, a in ins[last_from:] if i == "RUN")
     for pkg in ("cmake", "ninja-build", "librdkafka-dev", "libhiredis-dev",
                 "libcurl4-openssl-dev", "libjansson-dev", "libssl-dev",
-                "libuv1-dev", "libmicrohttpd-dev", "zlib1g-dev"):
+                "libuv1-dev", "libmicrohttpd-dev", "zlib1g-dev", "libzstd-dev"):
         assert pkg in builder, f"builder stage lacks {pkg}"
     # Debian 13 by default; 12 by build argument (trixie renamed with t64)
     assert re.search(r"^ARG DEBIAN_VERSION=13$",
                      (DEPLOY / "docker" / "Dockerfile").read_text(), re.M)
     runtime_libs = {
         "12": ("librdkafka1", "libhiredis0.14", "libcurl4", "libjansson4",
-               "libssl3", "libuv1", "libmicrohttpd12", "zlib1g"),
+               "libssl3", "libuv1", "libmicrohttpd12", "zlib1g", "libzstd1"),
         "13": ("librdkafka1", "libhiredis1.1.0", "libcurl4t64", "libjansson4",
-               "libssl3t64", "libuv1t64", "libmicrohttpd12t64", "zlib1g"),
+               "libssl3t64", "libuv1t64", "libmicrohttpd12t64", "zlib1g", "libzstd1"),
     }
     for version, pkgs in runtime_libs.items():
         line = re.search(rf"(^|\s){version}\) libs=\"([^\"]*)\"", runtime)

@@ -128,6 +128,28 @@ def test_done_replies_match_the_first_publication(ledger):
         assert ledger.budget(b)["approved"] == "1"  # charged once
 
 
+def test_packed_events_come_back_byte_for_byte(ledger_redis):
+    """The worker sends the events packed (ledger/stored.h: 0x01, a length
+    with NUL bytes, a zstd frame): both scripts store and return them as
+    binary strings, every byte value and NULs included."""
+    r = redis.Redis.from_url(ledger_redis)  # bytes, not str
+    try:
+        led = Ledger(ledger_redis)
+        led.r.close()
+        led.r = r
+        led.admit("p1", [MONEY], 1000, 10)
+        comp = b"\x01\x00\x00\x01\x00" + bytes(range(256)) + b"\x00end"
+        usage = b"\x01\x00\x00\x00\x07" + bytes(range(255, -1, -1))
+        assert led.finish("p1", [MONEY], 10, 1, completion=comp,
+                          usage=usage)[0] == b"ok"
+        for done in (led.finish("p1", [MONEY], 10, 1),
+                     led.admit("p1", [MONEY], 1000, 10)):
+            assert done[0] == b"done"
+            assert done[1] == comp and done[2] == usage
+    finally:
+        r.close()
+
+
 def test_overrun_is_recorded(ledger):
     ledger.admit("r1", [MONEY], 1000, 10)
     assert ledger.finish("r1", [MONEY], 1500, 10) == ["ok", "1500", "500"]

@@ -7,7 +7,8 @@ a lost Redis, on the real broker, real Redis and the Bedrock simulator.
   events' own `budgets[].spentNanoUsd`), every threshold alert exactly once.
 - redelivery: a second consumer group re-reads the whole requests topic (the
   effect of an offset reset); nothing is charged or called again and every
-  event is re-published byte for byte.
+  event is re-published byte for byte, from packed records (ledger/stored.h)
+  and from records written before packing alike.
 - crash: `kill -9` with calls in flight; a new worker (other id: after the
   lease, by the reaper or by resuming; same id: at once; and other id with
   --transactions 0) finishes the dead worker's requests; one distinct usage
@@ -378,6 +379,33 @@ def test_concurrency_overlapping_budgets(tmp_path, brokers, topics,
 N_REDELIVER = 200
 
 
+def unpack_half_of_the_records(url, usage, comps):
+    """The records store the events packed (ledger/stored.h: 0x01, the
+    event's length, a zstd frame); every other one is rewritten as a
+    record of before packing (the JSON itself, the usage with its
+    "#tg:spent:<i>#" markers), which must be re-published the same.
+    usage, comps: {request id: first publication's bytes}."""
+    r = redis.Redis.from_url(url)
+    try:
+        for n, rid in enumerate(sorted(usage)):
+            key = f"tg:{{tg}}:req:{rid}"
+            rec = r.hmget(key, "state", "completion", "usage")
+            assert rec[0] == b"done", (rid, rec[0])
+            k = iter(range(1, 1000))
+            marked = re.sub(rb'"spentNanoUsd":-?[0-9]+', lambda m:
+                            b'"spentNanoUsd":"#tg:spent:%d#"' % next(k),
+                            usage[rid])
+            for v, event in zip(rec[1:], (comps[rid], marked)):
+                assert v[:1] == b"\x01", (rid, v[:40])
+                assert int.from_bytes(v[1:5], "big") == len(event)
+                assert len(v) < len(event) // 2, (rid, len(v), len(event))
+            if n % 2:
+                r.hset(key, mapping={"completion": comps[rid],
+                                     "usage": marked})
+    finally:
+        r.close()
+
+
 def test_redelivery_to_a_new_group_charges_and_calls_nothing(
         tmp_path, brokers, topics, ledger_redis, bedrock_endpoint):
     # ~200 x 10,000 nano-USD of demand against 1.5 M: some are rejected,
@@ -392,7 +420,9 @@ def test_redelivery_to_a_new_group_charges_and_calls_nothing(
         wait_assigned([w1], 4)
         produce(brokers, topics["requests"],
                 [(r["requestId"], r) for r in reqs])
-        first = parsed(raw(brokers, topics["usage"], N_REDELIVER))
+        first_raw = raw(brokers, topics["usage"], N_REDELIVER)
+        first = parsed(first_raw)
+        comps1 = raw(brokers, topics["completions"], N_REDELIVER)
     finally:
         assert w1.stop() == 0, w1.text()[-2000:]
     calls1 = sim_stats(bedrock_endpoint)["converse"]
@@ -400,6 +430,7 @@ def test_redelivery_to_a_new_group_charges_and_calls_nothing(
     approved = sum(1 for _, u in first if u["decision"] == "approved")
     assert 0 < approved < N_REDELIVER, approved
     assert calls1 - calls0 == approved, (calls0, calls1, approved)
+    unpack_half_of_the_records(ledger_redis, dict(first_raw), dict(comps1))
 
     # the same topic from the beginning, by a group that never committed
     w2 = Worker(tmp_path, topics["prefix"], ledger_redis, name="rd2",
@@ -430,6 +461,61 @@ def test_redelivery_to_a_new_group_charges_and_calls_nothing(
     assert res == 0, out
     assert json.loads(out)["stats"]["duplicates"] == N_REDELIVER, out
     assert_nothing_reserved(ledger_redis)
+
+
+def flip(v, i):
+    i %= len(v)
+    return v[:i] + bytes([v[i] ^ 0x55]) + v[i + 1:]
+
+
+def test_unreadable_stored_events_go_to_the_dlq(
+        tmp_path, brokers, topics, ledger_redis):
+    """A record whose packed events are corrupt, truncated or claim an
+    oversized length (ledger/stored.h) would give the same bytes on every
+    ask: the request goes to the DLQ with the reason, the partition moves
+    on, the worker stays up, and the intact records are re-published."""
+    set_budget(ledger_redis, "all", {}, "month", ["--limit-usd", "100"])
+    reqs = [conc_request(i, "bad") for i in range(6)]
+    ids = [r["requestId"] for r in reqs]
+    w1 = Worker(tmp_path, topics["prefix"], ledger_redis, name="bd1",
+                group=topics["prefix"] + ".G1")
+    try:
+        wait_assigned([w1], 4)
+        produce(brokers, topics["requests"],
+                [(r["requestId"], r) for r in reqs])
+        first = dict(raw(brokers, topics["completions"], len(reqs)))
+    finally:
+        assert w1.stop() == 0, w1.text()[-2000:]
+    r = redis.Redis.from_url(ledger_redis)
+    try:
+        def field(rid):
+            return r.hget(f"tg:{{tg}}:req:{rid}", "completion")
+        bad = {ids[0]: field(ids[0])[:-3],                      # truncated
+               ids[1]: flip(field(ids[1]), -1),                 # checksum
+               ids[2]: b"\x01\xff\xff\xff\xff" + field(ids[2])[5:]}  # 4 GiB
+        for rid, v in bad.items():
+            assert v[:1] == b"\x01"
+            r.hset(f"tg:{{tg}}:req:{rid}", "completion", v)
+    finally:
+        r.close()
+
+    w2 = Worker(tmp_path, topics["prefix"], ledger_redis, name="bd2",
+                group=topics["prefix"] + ".G2")
+    try:
+        wait_assigned([w2], 4)
+        dlq = consume_all(brokers, topics["dlq"], min_count=3, timeout=60)
+        comps = raw(brokers, topics["completions"], len(reqs) + 3)
+        assert w2.proc.poll() is None, w2.text()[-2000:]
+    finally:
+        assert w2.stop() == 0, w2.text()[-2000:]
+    assert sorted(k for k, _, _ in dlq) == sorted(bad)
+    for _, _, h in dlq:
+        assert h["tollgate-dlq-reason"].startswith(b"stored event: "), h
+    seen = collections.Counter(k for k, _ in comps)
+    assert all(seen[rid] == 1 for rid in bad), seen
+    for rid in ids[3:]:
+        assert seen[rid] == 2, seen
+        assert all(v == first[rid] for k, v in comps if k == rid)
 
 
 # ------------------------------------------------------------ crash
