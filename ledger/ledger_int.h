@@ -26,10 +26,10 @@ struct tg_ledger {
         tg_redis_tls_t *tls;   /* rediss://: one handshake per link */
         char tls_logged[640];  /* last TLS failure logged, see ledger.c */
         int64_t tls_logged_us;
-        int up;          /* connected, authenticated, selected */
-        int link_ready;  /* this link got that far once */
+        int up;                /* connected, authenticated, selected */
+        int link_ready;        /* this link got that far once */
         char setup_error[256]; /* a setup reply's error (SCRIPT LOAD) */
-        int64_t link_us; /* when ac was opened (monotonic) */
+        int64_t link_us;       /* when ac was opened (monotonic) */
         uv_timer_t reconnect;
         uv_timer_t watchdog;
         int64_t timeout_ms;
