@@ -551,7 +551,7 @@ def slice_client(ports, sha, cfg, idx, barrier, q):
         left += res - cost
         used += cost
         t.count("usage", cost)
-        if rng.random() < cfg["crash"]:
+        if rng.random() < cfg["crash"] or (idx == 0 and i in cfg["abandon_at"]):
             t.count("slice abandoned")
             t.count("grants of abandoned slices", grant)
             t.count("used in abandoned slices", used)
@@ -704,7 +704,7 @@ DEFAULTS = {"clients": 4, "requests": 0, "seconds": 3.0, "seed": 1,
             "dup": 0.0, "call_ms": 0.0, "lease_ms": 30_000, "tight": False,
             "breaks": (), "reap_every_s": 0.05, "sample": False,
             "slices": False, "slice_max": 100 * 55_000, "slice_ppm": 5000,
-            "hot_limit": 10 ** 17}
+            "hot_limit": 10 ** 17, "abandon_at": ()}
 
 
 def run(cluster, n, mode="grouped", **kw):
@@ -855,7 +855,7 @@ EXACT = {"clients": 6, "requests": 400, "tight": True, "cross": 0.3,
 EXACT_SLICES = {"clients": 4, "requests": 600, "crash": 0.002,
                 "call_ms": 0, "lease_ms": 300, "sample": True,
                 "hot_limit": 4 * 600 * 25_000 * 6 // 10,
-                "slice_max": 40 * 55_000}
+                "slice_max": 40 * 55_000, "abandon_at": (100, 300)}
 
 
 def cmd_exact(args):
