@@ -169,7 +169,6 @@ local need = tonumber(ARGV[2])
 if free < need then return {'refused', string.format('%d', reserved)} end
 local grant = math.floor(free * tonumber(ARGV[4]) / 1000000)
 grant = math.max(need, math.min(grant, tonumber(ARGV[3])))
-grant = math.min(grant, free)
 local g = string.format('%d', grant)
 redis.call('HINCRBY', KEYS[1], 'reserved', g)
 redis.call('HSET', KEYS[3], 'state', 'open', 'grant', g, 'lease', ARGV[5])
@@ -489,9 +488,18 @@ def pick_steps(rng, cfg, n):
 
 
 def grouped_client(ports, sha, cfg, idx, barrier, q):
+    t = Tally()
+    t.refusal_shares = []
+    try:
+        _grouped_client(ports, sha, cfg, idx, barrier, t)
+    except Exception as e:  # reported, so that the run does not hang
+        t.violations.append(f"client {idx}: {e!r}")
+    q.put(t)
+
+
+def _grouped_client(ports, sha, cfg, idx, barrier, t):
     rng = random.Random(cfg["seed"] * 7919 + idx)
     led = Ledger(ports, sha)
-    t = Tally()
     n = len(ports)
     barrier.wait()
     stop = time.monotonic() + cfg["seconds"]
@@ -504,16 +512,23 @@ def grouped_client(ports, sha, cfg, idx, barrier, q):
             t.violations.append(f"script error: {e}")
         t.n += 1
     t.calls = led.calls
-    q.put(t)
 
 
 def slice_client(ports, sha, cfg, idx, barrier, q):
+    t = Tally()
+    t.refusal_shares = []
+    try:
+        _slice_client(ports, sha, cfg, idx, barrier, t)
+    except Exception as e:  # reported, so that the run does not hang
+        t.violations.append(f"client {idx}: {e!r}")
+    q.put(t)
+
+
+def _slice_client(ports, sha, cfg, idx, barrier, t):
     """The hot budget: per request on Redis (cfg['slices'] false) or
     against a leased slice in this process's memory."""
     rng = random.Random(cfg["seed"] * 7919 + idx)
     led = Ledger(ports, sha)
-    t = Tally()
-    t.refusal_shares = []
     limit = int(led.r[0].hget(HOT, "limit"))
     barrier.wait()
     stop = time.monotonic() + cfg["seconds"]
@@ -562,7 +577,6 @@ def slice_client(ports, sha, cfg, idx, barrier, q):
         t.count("used in returned slices" if r[0] == "ok"
                 else "used in expired slices", used)
     t.calls = led.calls
-    q.put(t)
 
 
 # ------------------------------------------------------------ reaper, checks
@@ -740,7 +754,7 @@ def run(cluster, n, mode="grouped", **kw):
     t = Tally()
     t.refusal_shares = []
     for _ in clients:
-        o = q.get()
+        o = q.get(timeout=600)
         t.merge(o)
         t.refusal_shares += getattr(o, "refusal_shares", [])
     elapsed = time.monotonic() - t0
