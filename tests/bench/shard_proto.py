@@ -810,7 +810,8 @@ def check_slices(led, cfg, t, rep):
         bad.append(f"hot usage {usage} > charged {spent} + {lost}")
     rep["hot"] = {"limit": lim, "spent": spent, "lost": lost, "usage": usage,
                   "unused_share": (lim - spent - lost) / lim,
-                  "refusals": len(t.refusal_shares),
+                  "usage_share": usage / lim,
+                  "refusals": c.get("refused", 0) + c.get("refused at home", 0),
                   "in_slices_at_refusal_max": max(t.refusal_shares, default=0),
                   "in_slices_at_refusal_mean": statistics.mean(t.refusal_shares)
                   if t.refusal_shares else 0}
