@@ -433,9 +433,11 @@ def do_request(led, t, rng, cfg, rid, steps):
             t.count("refused at home" if not taken else "refused at a part")
         else:  # a tombstone: the reaper released this request already
             t.count("released by the reaper before a part")
+            t.slow.add(rid)
         if "no-release" not in cfg["breaks"]:
             for ts, tkeys in reversed(taken):
-                led.release(ts, rid, tkeys, 0)
+                if led.release(ts, rid, tkeys, 0)[0] != "released":
+                    t.slow.add(rid)  # late: the reaper was first
         return
     t.count("admitted")
     if len(steps) > 1:
@@ -453,6 +455,7 @@ def do_request(led, t, rng, cfg, rid, steps):
     hs, hkeys = steps[0]
     f = led.call(hs, "finish", [f"r:{rid}", "leases", *hkeys], [rid, cost])
     if f[0] != "ok":
+        t.slow.add(rid)  # a stall, or this process was not scheduled
         # The reaper released it: the call went uncharged (the lease must
         # outlast a call; the worker renews it).
         t.count("uncharged: lease expired before settling")
