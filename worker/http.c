@@ -143,9 +143,13 @@ static curl_socket_t open_sock(void *clientp, curlsocktype purpose,
                 return fd;
         tg_metrics_http_socket(w->metrics);
         /* A descriptor closed without our callback left its slot behind:
-         * the number is a new socket now. */
+         * the number is a new socket now (not known to happen: curl closes
+         * every socket it opened through close_sock; said, as it would
+         * break the count of open connections). */
         s = kept_sock(w, fd);
         if (s) {
+                tg_log(TG_LOG_WARN,
+                       "http: descriptor %d was closed behind our back", fd);
                 w->http_socks[fd] = NULL;
                 drop_sock(s);
         }
@@ -158,12 +162,19 @@ static curl_socket_t open_sock(void *clientp, curlsocktype purpose,
         return fd;
 }
 
-/* CURLOPT_CLOSESOCKETFUNCTION: curl has already said CURL_POLL_REMOVE. */
+/* CURLOPT_CLOSESOCKETFUNCTION, for every socket open_sock made (the
+ * connection keeps the callback of the handle that opened it, cache pruning
+ * and curl_multi_cleanup included). curl has already said CURL_POLL_REMOVE
+ * if it watched the socket, so the handle is stopped; it is closed here,
+ * while the descriptor is still open: closing a poll handle removes its
+ * descriptor number from epoll, and after close() that number may be
+ * someone else's (the consumer's pipe, a Redis link). */
 static int close_sock(void *clientp, curl_socket_t fd)
 {
         tg_worker_t *w = clientp;
         sock_ctx_t *s = kept_sock(w, fd);
 
+        tg_metrics_http_socket_closed(w->metrics);
         if (s) {
                 w->http_socks[fd] = NULL;
                 drop_sock(s);

@@ -157,6 +157,11 @@ void tg_metrics_http_socket(tg_metrics_t *m)
         LOCKED(m, m->http_sockets++);
 }
 
+void tg_metrics_http_socket_closed(tg_metrics_t *m)
+{
+        LOCKED(m, m->http_closed++);
+}
+
 void tg_metrics_http_poll(tg_metrics_t *m)
 {
         LOCKED(m, m->http_polls++);

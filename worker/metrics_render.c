@@ -196,6 +196,9 @@ char *tg_metrics_render(tg_metrics_t *m)
         put_scalar(&o, "tollgate_http_sockets_opened_total", "counter",
                    "Sockets opened for Bedrock connections",
                    (long long)m->http_sockets);
+        put_scalar(&o, "tollgate_http_sockets_closed_total", "counter",
+                   "Sockets of Bedrock connections closed",
+                   (long long)m->http_closed);
         put_scalar(&o, "tollgate_http_poll_handles_created_total", "counter",
                    "uv_poll handles made for those sockets",
                    (long long)m->http_polls);
