@@ -152,6 +152,21 @@ void tg_metrics_dlq(tg_metrics_t *m)
         LOCKED(m, m->dlq++);
 }
 
+void tg_metrics_http_socket(tg_metrics_t *m)
+{
+        LOCKED(m, m->http_sockets++);
+}
+
+void tg_metrics_http_socket_closed(tg_metrics_t *m)
+{
+        LOCKED(m, m->http_closed++);
+}
+
+void tg_metrics_http_poll(tg_metrics_t *m)
+{
+        LOCKED(m, m->http_polls++);
+}
+
 static void named_set(tg_named_t *a, int *n, const char *name, int64_t v,
                       int add)
 {

@@ -38,6 +38,12 @@ void tg_metrics_retry(tg_metrics_t *m);
 void tg_metrics_rate_wait(tg_metrics_t *m, const char *budget, int64_t ms);
 void tg_metrics_deferred(tg_metrics_t *m, const char *budget);
 void tg_metrics_dlq(tg_metrics_t *m);
+/* curl's sockets opened (one per connection), closed through our close
+ * callback, and the uv_poll handles made for them (http.c): one per socket,
+ * not one per call */
+void tg_metrics_http_socket(tg_metrics_t *m);
+void tg_metrics_http_socket_closed(tg_metrics_t *m);
+void tg_metrics_http_poll(tg_metrics_t *m);
 void tg_metrics_lag(tg_metrics_t *m, int32_t partition, int64_t lag);
 /* The request states' gauge (tollgate_requests_in_state): names[0..n-1]
  * (static strings) are exported with the counts last set (the worker

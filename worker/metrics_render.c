@@ -193,6 +193,15 @@ char *tg_metrics_render(tg_metrics_t *m)
                   m->deferred, m->n_deferred);
         put_scalar(&o, "tollgate_dlq_total", "counter",
                    "Messages sent to the DLQ", (long long)m->dlq);
+        put_scalar(&o, "tollgate_http_sockets_opened_total", "counter",
+                   "Sockets opened for Bedrock connections",
+                   (long long)m->http_sockets);
+        put_scalar(&o, "tollgate_http_sockets_closed_total", "counter",
+                   "Sockets of Bedrock connections closed",
+                   (long long)m->http_closed);
+        put_scalar(&o, "tollgate_http_poll_handles_created_total", "counter",
+                   "uv_poll handles made for those sockets",
+                   (long long)m->http_polls);
         put_scalar(&o, "tollgate_overruns_total", "counter",
                    "Requests whose real cost passed their reservation",
                    (long long)m->overruns);

@@ -236,6 +236,10 @@ struct tg_worker {
                 CURL *easy_pool[TG_EASY_POOL];
                 size_t n_easy_pool;
                 uv_timer_t curl_timer;
+                /* curl's sockets by descriptor, each with the uv_poll
+                 * handle it keeps while its connection idles (http.c) */
+                struct tg_http_sock **http_socks;
+                size_t n_http_socks; /* slots, grown up to a cap */
         };
         /* The request pipeline's waits (job_state.c, job_admit.c,
          * gates.c): loop thread. A job is on at most one list. */
@@ -350,8 +354,9 @@ void tg_producer_flush(tg_worker_t *w, int timeout_ms);
 /* http.c: curl multi on the loop */
 int tg_http_start(tg_worker_t *w, char *errstr, size_t size);
 void tg_http_stop(tg_worker_t *w);
-/* An easy handle with no options set (a kept one, else a new one), or NULL;
- * give it back with tg_http_easy_put once out of the multi handle. */
+/* An easy handle with no options set but http.c's socket callbacks (a kept
+ * one, else a new one), or NULL; give it back with tg_http_easy_put once
+ * out of the multi handle. */
 CURL *tg_http_easy_get(tg_worker_t *w);
 void tg_http_easy_put(tg_worker_t *w, CURL *e);
 

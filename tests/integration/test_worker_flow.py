@@ -73,6 +73,91 @@ def test_backpressure_and_metrics_match_events(tmp_path, brokers, topics,
     assert total(m, "tollgate_ready") == 1
 
 
+def test_keepalive_connections_keep_their_poll_handles(tmp_path, brokers,
+                                                      topics, ledger_redis):
+    """curl reports every keep-alive connection going idle as
+    CURL_POLL_REMOVE; the worker keeps that socket's uv_poll handle until
+    curl closes the socket (http.c), so 200 calls over a handful of
+    connections make a handful of handles, not one per call (the old code
+    made ~0.7 per call: tests/bench/RESULTS.md, F11)."""
+    ledger(ledger_redis, "budget", "set", "ka", "--selector", "costCenter=ka",
+           "--period", "day", "--limit-usd", "100")
+    sim = Sim("--latency-ms", "0")
+    port = free_port()
+    w = Worker(tmp_path, topics["prefix"], ledger_redis,
+               args=["--bedrock-endpoint", sim.url, "--max-inflight", "8",
+                     "--metrics-port", str(port)])
+    try:
+        wait_assigned([w], 4)
+        reqs = [request(f"ka-{i}", "ka") for i in range(200)]
+        produce(brokers, topics["requests"], [(r["requestId"], r) for r in reqs])
+        usage = dict(events(brokers, topics["usage"], 200, timeout=90))
+        time.sleep(0.5)
+        m = scrape(port)
+        calls = sim.stats()["converse"]
+    finally:
+        assert w.stop() == 0
+        sim.stop()
+    assert collections.Counter(u["decision"] for u in usage.values()) == {
+        "approved": 200}
+    assert calls == 200
+    sockets = total(m, "tollgate_http_sockets_opened_total")
+    polls = total(m, "tollgate_http_poll_handles_created_total")
+    # at most one connection per call in flight (curl may open a few more
+    # while others are busy), each with one handle for its whole life
+    assert 1 <= sockets <= 16, sockets
+    assert 1 <= polls <= sockets, (polls, sockets)
+
+
+def test_connections_closed_by_the_endpoint_close_their_sockets(
+        tmp_path, brokers, topics, ledger_redis):
+    """The simulator is restarted between two batches: every kept
+    connection dies, curl closes it (through the worker's close callback,
+    which closes its poll handle first) and opens new ones, which get the
+    freed descriptor numbers again. The second batch is answered in full
+    (no stale poll handle takes a reused number's wake-ups), every socket
+    closed is counted, and what stays open is what curl keeps."""
+    ledger(ledger_redis, "budget", "set", "rs", "--selector", "costCenter=rs",
+           "--period", "day", "--limit-usd", "100")
+    sim_port = free_port()
+    sim = Sim("--port", str(sim_port), "--latency-ms", "0")
+    port = free_port()
+    w = Worker(tmp_path, topics["prefix"], ledger_redis,
+               args=["--bedrock-endpoint", f"http://127.0.0.1:{sim_port}",
+                     "--max-inflight", "8", "--metrics-port", str(port)])
+    try:
+        wait_assigned([w], 4)
+        first = [request(f"rs1-{i}", "rs") for i in range(100)]
+        produce(brokers, topics["requests"],
+                [(r["requestId"], r) for r in first])
+        usage1 = dict(events(brokers, topics["usage"], 100, timeout=90))
+        m1 = scrape(port)
+        sim.stop()
+        sim = Sim("--port", str(sim_port), "--latency-ms", "0")
+        second = [request(f"rs2-{i}", "rs") for i in range(100)]
+        produce(brokers, topics["requests"],
+                [(r["requestId"], r) for r in second])
+        usage = dict(events(brokers, topics["usage"], 200, timeout=90))
+        time.sleep(0.5)
+        m2 = scrape(port)
+    finally:
+        assert w.stop() == 0
+        sim.stop()
+    assert len(usage1) == 100
+    assert collections.Counter(u["decision"] for u in usage.values()) == {
+        "approved": 200}
+    opened1 = total(m1, "tollgate_http_sockets_opened_total")
+    closed1 = total(m1, "tollgate_http_sockets_closed_total")
+    opened = total(m2, "tollgate_http_sockets_opened_total")
+    closed = total(m2, "tollgate_http_sockets_closed_total")
+    polls = total(m2, "tollgate_http_poll_handles_created_total")
+    assert 1 <= opened1 <= 16 and closed1 < opened1, (opened1, closed1)
+    # the dead connections were closed through the callback, new ones made
+    assert closed >= opened1 and opened > opened1, (opened1, opened, closed)
+    assert 1 <= opened - closed <= 16, (opened, closed)
+    assert 1 <= polls <= opened, (polls, opened)
+
+
 def committed(brokers, group, topic):
     from confluent_kafka import Consumer, TopicPartition
 
