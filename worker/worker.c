@@ -108,6 +108,13 @@ static void on_tick(uv_timer_t *t)
         tg_consumer_tick(w);
         tg_ready_update(w); /* credentials and Kafka auth clear by themselves */
         tg_lag_update(w);
+        /* librdkafka signals the consumer's pipe once per non-polling
+         * period (edge-triggered), so a drain that stops with messages
+         * still queued (a consume call that yields after a rebalance
+         * callback, say) would wait for a wakeup that never comes while
+         * nothing new is fetched. Draining once a tick bounds such a lost
+         * wakeup to a second; it costs one empty consume call. */
+        w->drain_pending = 1;
         tg_worker_flow(w);
 }
 
