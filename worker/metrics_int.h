@@ -45,6 +45,8 @@ struct tg_metrics {
         int n_errors, n_limits, n_lags, n_rate_waits, n_rate_wait_ms,
             n_deferred, n_rates;
         uint64_t retries, dlq, overruns, overrun_nano;
+        uint64_t batches[2], batch_requests[2],
+            batch_max[2]; /* admit, finish */
         int64_t inflight, inflight_peak;
         const char *const *state_names; /* static */
         int n_states;
