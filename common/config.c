@@ -75,6 +75,10 @@ static const opt_t opts[] = {
      "requests in flight per process"},
     {"admit-window", "TOLLGATE_ADMIT_WINDOW", I(admit_window), TG_OPT_WORKER,
      "admissions awaiting Redis at once (0: no limit); more wait their turn"},
+    {"ledger-batch", "TOLLGATE_LEDGER_BATCH", I(ledger_batch), TG_OPT_WORKER,
+     "most requests admitted (or settled) in one Redis call, 1-1024; a "
+     "batch is what is ready on the loop, never waited for (1: one call "
+     "each)"},
     {"max-attempts", "TOLLGATE_MAX_ATTEMPTS", I(max_attempts), TG_OPT_WORKER,
      "Bedrock attempts per request (retryable errors)"},
     {"backoff-base-ms", "TOLLGATE_BACKOFF_BASE_MS", I(backoff_base_ms),
@@ -152,6 +156,7 @@ void tg_config_init(tg_config_t *c)
         c->msk_token_lifetime_s = TG_MSK_TOKEN_LIFETIME_DEFAULT;
         c->max_inflight = 4096;
         c->admit_window = 256;
+        c->ledger_batch = 64;
         c->max_attempts = 6;
         c->backoff_base_ms = 100;
         c->backoff_cap_ms = 20000;

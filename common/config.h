@@ -46,6 +46,7 @@ typedef struct tg_config {
         char *kafka_auth; /* "none" | "aws-msk-iam" (kafka_auth.h) */
         int64_t max_inflight;
         int64_t admit_window; /* admissions awaiting Redis, 0 no limit */
+        int64_t ledger_batch; /* requests per admit/finish call, 1-1024 */
         int64_t max_attempts;
         int64_t backoff_base_ms;
         int64_t backoff_cap_ms;

@@ -1,10 +1,27 @@
-# Writes each ledger/lua/NAME.lua as `const char tg_lua_NAME[]` into OUT.
+# Writes each ledger/lua/NAME.lua as `const char tg_lua_NAME[]` into OUT,
+# and, for the scripts in BATCH, NAME_batch: batch.lua.in with NAME.lua's
+# body inside (docs/architecture.md, "Batched ledger calls"). The batch
+# scripts are also written beside OUT (lua/NAME_batch.lua) for the tests.
 file(GLOB IN ${DIR}/*.lua)
 list(SORT IN)
+set(BATCH admit finish)
+get_filename_component(outdir ${OUT} DIRECTORY)
+file(READ ${DIR}/batch.lua.in wrapper)
 file(WRITE ${OUT} "/* generated from the ledger/lua scripts; do not edit */\n")
-foreach(f ${IN})
-  get_filename_component(name ${f} NAME_WE)
-  file(READ ${f} body HEX)
+function(embed name text)
+  string(HEX "${text}" body)
   string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," body "${body}")
   file(APPEND ${OUT} "const char tg_lua_${name}[] = {${body} 0};\n")
+endfunction()
+foreach(f ${IN})
+  get_filename_component(name ${f} NAME_WE)
+  file(READ ${f} text)
+  embed(${name} "${text}")
+  list(FIND BATCH ${name} b)
+  if(NOT b EQUAL -1)
+    string(REPLACE "@NAME@" "${name}" batch "${wrapper}")
+    string(REPLACE "@BODY@" "${text}" batch "${batch}")
+    file(WRITE ${outdir}/lua/${name}_batch.lua "${batch}")
+    embed(${name}_batch "${batch}")
+  endif()
 endforeach()

@@ -12,7 +12,7 @@
 #include "ledger_int.h"
 
 extern const char tg_lua_admit[], tg_lua_finish[], tg_lua_release[],
-    tg_lua_load[], tg_lua_renew[];
+    tg_lua_load[], tg_lua_renew[], tg_lua_admit_batch[], tg_lua_finish_batch[];
 
 static const char *script_body(tg_script_t s)
 {
@@ -23,6 +23,8 @@ static const char *script_body(tg_script_t s)
         bodies[TG_SCRIPT_RELEASE] = tg_lua_release;
         bodies[TG_SCRIPT_LOAD] = tg_lua_load;
         bodies[TG_SCRIPT_RENEW] = tg_lua_renew;
+        bodies[TG_SCRIPT_ADMIT_BATCH] = tg_lua_admit_batch;
+        bodies[TG_SCRIPT_FINISH_BATCH] = tg_lua_finish_batch;
         return bodies[s];
 }
 
@@ -232,16 +234,19 @@ tg_ledger_t *tg_ledger_new(uv_loop_t *loop, const char *url,
         uv_timer_init(loop, &l->reconnect);
         l->reconnect.data = l;
         tg_ledger_watchdog_start(l);
+        tg_ledger_batch_init(l);
         connect_start(l);
         return l;
 }
 
-/* Two timers close; the second close callback frees the ledger. */
+/* Two timers and the batch flush close; the last close callback frees the
+ * ledger. */
 static void free_after_close(uv_handle_t *h)
 {
         tg_ledger_t *l = h->data;
 
-        if (++l->closed == 2) {
+        if (++l->closed == 3) {
+                tg_ledger_batch_free(l);
                 tg_redis_tls_free(l->tls);
                 free(l);
         }
@@ -258,10 +263,13 @@ void tg_ledger_destroy(tg_ledger_t *l)
                 redisAsyncFree(l->ac); /* calls pending callbacks, NULL */
                 l->ac = NULL;
         }
+        tg_ledger_batch_fail_all(l); /* the requests not sent yet, too */
         memset(l->url.password, 0, sizeof(l->url.password));
         uv_timer_stop(&l->watchdog);
         uv_close((uv_handle_t *)&l->watchdog, free_after_close);
         uv_close((uv_handle_t *)&l->reconnect, free_after_close);
+        uv_prepare_stop(&l->flush);
+        uv_close((uv_handle_t *)&l->flush, free_after_close);
 }
 
 int tg_ledger_up(const tg_ledger_t *l)

@@ -22,6 +22,11 @@ typedef enum tg_script {
         TG_SCRIPT_RELEASE,
         TG_SCRIPT_LOAD,
         TG_SCRIPT_RENEW,
+        /* admit.lua and finish.lua's bodies run once per request packed in
+         * one call (ledger/lua/batch.lua.in); tg_ledger_eval uses them
+         * itself, callers name the single scripts. */
+        TG_SCRIPT_ADMIT_BATCH,
+        TG_SCRIPT_FINISH_BATCH,
         TG_SCRIPT_COUNT,
 } tg_script_t;
 
@@ -45,8 +50,16 @@ void tg_ledger_destroy(tg_ledger_t *l);
 int tg_ledger_up(const tg_ledger_t *l);
 
 /* Runs `script` with nkeys keys followed by args (argv/argvlen hold
- * nkeys + nargs strings). Returns 0 when queued (cb will be called exactly
- * once), -1 when Redis is down (cb is not called). */
+ * nkeys + nargs strings, copied before it returns). Returns 0 when queued
+ * (cb will be called exactly once, never before this returns), -1 when
+ * Redis is down (cb is not called).
+ *
+ * Batching (tg_ledger_set_batch above 1): an admit or finish call joins
+ * its script's pending batch, sent as one call of the batch script when
+ * the loop is about to poll (what became ready this loop iteration, never
+ * waiting for more) or at once when it reaches its bound; each request's
+ * cb gets its own reply (NULL for all of them when Redis failed the batch
+ * call). */
 int tg_ledger_eval(tg_ledger_t *l, tg_script_t script, int nkeys, int nargs,
                    const char **argv, const size_t *argvlen, tg_ledger_cb *cb,
                    void *cb_opaque);
@@ -55,7 +68,20 @@ int tg_ledger_eval(tg_ledger_t *l, tg_script_t script, int nkeys, int nargs,
 int tg_ledger_cmd(tg_ledger_t *l, int argc, const char **argv,
                   const size_t *argvlen, tg_ledger_cb *cb, void *cb_opaque);
 
-/* Commands in flight; the worker drains to zero on shutdown. */
+/* Most requests in one admit/finish batch call; 1 (the default) sends one
+ * call per request. Values outside 1-TG_LEDGER_BATCH_MAX are clamped. */
+#define TG_LEDGER_BATCH_MAX 1024
+void tg_ledger_set_batch(tg_ledger_t *l, int max);
+
+/* Called once per admit/finish call sent (batched or not) with its
+ * script (TG_SCRIPT_ADMIT or TG_SCRIPT_FINISH) and its requests. */
+typedef void(tg_ledger_batch_cb)(tg_script_t script, int requests,
+                                 void *opaque);
+void tg_ledger_set_batch_cb(tg_ledger_t *l, tg_ledger_batch_cb *cb,
+                            void *opaque);
+
+/* Commands in flight (requests in a pending batch count too); the worker drains
+ * to zero on shutdown. */
 size_t tg_ledger_pending(const tg_ledger_t *l);
 
 /* Round-trip times (microseconds) of completed calls, for metrics. */

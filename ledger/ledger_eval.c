@@ -44,7 +44,7 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
         int64_t now = tg_mono_us();
 
         fifo_remove(l, c);
-        l->pending--;
+        l->pending -= c->subs ? (size_t)c->nsubs : 1;
         if (reply)
                 l->last_reply_us = now;
         if (reply && reply->type == REDIS_REPLY_ERROR &&
@@ -56,8 +56,28 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
         }
         if (reply && l->rtt_cb)
                 l->rtt_cb(now - c->start_us, l->rtt_opaque);
-        c->cb(l, reply, c->opaque);
+        if (c->subs)
+                tg_ledger_batch_reply(l, c, reply);
+        else
+                c->cb(l, reply, c->opaque);
+        free(c->subs);
         free(c);
+}
+
+int tg_ledger_send(tg_ledger_t *l, int argc, const char **argv,
+                   const size_t *argvlen, ledger_call_t *c)
+{
+        if (!l->up || !l->ac)
+                return -1;
+        c->l = l;
+        c->start_us = tg_mono_us();
+        if (redisAsyncCommandArgv(l->ac, on_reply, c, argc, argv, argvlen) !=
+            REDIS_OK)
+                return -1;
+        fifo_push(l, c);
+        if (!c->subs) /* a batch's requests count from tg_ledger_batch_add */
+                l->pending++;
+        return 0;
 }
 
 int tg_ledger_cmd(tg_ledger_t *l, int argc, const char **argv,
@@ -70,17 +90,12 @@ int tg_ledger_cmd(tg_ledger_t *l, int argc, const char **argv,
         c = calloc(1, sizeof(*c));
         if (!c)
                 return -1;
-        c->l = l;
         c->cb = cb;
         c->opaque = cb_opaque;
-        c->start_us = tg_mono_us();
-        if (redisAsyncCommandArgv(l->ac, on_reply, c, argc, argv, argvlen) !=
-            REDIS_OK) {
+        if (tg_ledger_send(l, argc, argv, argvlen, c)) {
                 free(c);
                 return -1;
         }
-        fifo_push(l, c);
-        l->pending++;
         return 0;
 }
 
@@ -95,6 +110,14 @@ int tg_ledger_eval(tg_ledger_t *l, tg_script_t script, int nkeys, int nargs,
 
         if (n + 3 > EVAL_ARGS_MAX)
                 return -1;
+        if (script == TG_SCRIPT_ADMIT || script == TG_SCRIPT_FINISH) {
+                if (l->batch_max > 1)
+                        return tg_ledger_batch_add(l, script, nkeys, nargs,
+                                                   argv, argvlen, cb,
+                                                   cb_opaque);
+                if (l->batch_cb && l->up && l->ac)
+                        l->batch_cb(script, 1, l->batch_opaque);
+        }
         snprintf(nk, sizeof(nk), "%d", nkeys);
         av[0] = "EVALSHA", al[0] = 7;
         av[1] = l->sha[script], al[1] = 40;

@@ -11,13 +11,34 @@
 #define RECONNECT_MS  500
 #define EVAL_ARGS_MAX 4096
 
-typedef struct ledger_call {
-        tg_ledger_t *l;
+/* One request of a batch call: its callback, and its key and argument
+ * counts. */
+typedef struct ledger_sub {
         tg_ledger_cb *cb;
         void *opaque;
+        int nk, na;
+} ledger_sub_t;
+
+typedef struct ledger_call {
+        tg_ledger_t *l;
+        tg_ledger_cb *cb; /* NULL for a batch call: subs[] get the reply */
+        void *opaque;
+        ledger_sub_t *subs;
+        int nsubs;
         int64_t start_us;
         struct ledger_call *next;
 } ledger_call_t;
+
+/* A script's pending batch (ledger_batch.c): its requests, and their keys
+ * then arguments as one list of (offset, length) into buf, copied. */
+typedef struct ledger_batch {
+        ledger_sub_t *subs; /* batch_max */
+        int n;
+        size_t *off, *len;
+        int nstr, cap;
+        char *buf;
+        size_t used, size;
+} ledger_batch_t;
 
 struct tg_ledger {
         uv_loop_t *loop;
@@ -42,10 +63,30 @@ struct tg_ledger {
         tg_ledger_rtt_cb *rtt_cb;
         void *rtt_opaque;
         int closing;
-        int closed; /* timers closed, see tg_ledger_destroy */
+        int closed;              /* handles closed, see tg_ledger_destroy */
+        int batch_max;           /* 1: no batching */
+        ledger_batch_t batch[2]; /* admit, finish */
+        uv_prepare_t flush;      /* sends the pending batches */
+        ledger_call_t *failed;   /* batch calls not sent: NULL to each */
+        tg_ledger_batch_cb *batch_cb; /* per admit/finish call, metrics */
+        void *batch_opaque;
 };
 
 void tg_ledger_load_scripts(tg_ledger_t *l);
+/* ledger_eval.c: sends argv as the call c (queued on the FIFO); 0 or -1
+ * (c not queued, not freed). */
+int tg_ledger_send(tg_ledger_t *l, int argc, const char **argv,
+                   const size_t *argvlen, ledger_call_t *c);
+/* ledger_batch.c */
+void tg_ledger_batch_init(tg_ledger_t *l);
+int tg_ledger_batch_add(tg_ledger_t *l, tg_script_t script, int nkeys,
+                        int nargs, const char **argv, const size_t *argvlen,
+                        tg_ledger_cb *cb, void *cb_opaque);
+void tg_ledger_batch_reply(tg_ledger_t *l, ledger_call_t *c,
+                           struct redisReply *reply);
+/* Fails every pending batch with NULL replies and frees them (destroy). */
+void tg_ledger_batch_fail_all(tg_ledger_t *l);
+void tg_ledger_batch_free(tg_ledger_t *l);
 void tg_ledger_watchdog_start(tg_ledger_t *l);
 void tg_ledger_drop_link(tg_ledger_t *l);
 /* ledger_uv.c: hiredis's libuv adapter, fixed; 0 or -1. */

@@ -137,6 +137,16 @@ void tg_metrics_redis_rtt(tg_metrics_t *m, int64_t us)
         LOCKED(m, tg_hist_observe(&m->redis, (double)us / 1e6));
 }
 
+void tg_metrics_ledger_batch(tg_metrics_t *m, int finish, int requests)
+{
+        pthread_mutex_lock(&m->lock);
+        m->batches[finish]++;
+        m->batch_requests[finish] += (uint64_t)requests;
+        if ((uint64_t)requests > m->batch_max[finish])
+                m->batch_max[finish] = (uint64_t)requests;
+        pthread_mutex_unlock(&m->lock);
+}
+
 void tg_metrics_overhead(tg_metrics_t *m, int64_t us)
 {
         LOCKED(m, tg_hist_observe(&m->overhead, (double)us / 1e6));

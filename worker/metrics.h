@@ -32,6 +32,8 @@ void tg_metrics_model_limit(tg_metrics_t *m, const char *model, int64_t n);
 void tg_metrics_model_rate(tg_metrics_t *m, const char *model, int64_t milli);
 void tg_metrics_bedrock_latency(tg_metrics_t *m, int64_t us);
 void tg_metrics_redis_rtt(tg_metrics_t *m, int64_t us);
+/* One admit (finish 0) or finish (1) call to the ledger with `requests`. */
+void tg_metrics_ledger_batch(tg_metrics_t *m, int finish, int requests);
 void tg_metrics_overhead(tg_metrics_t *m, int64_t us);
 void tg_metrics_bedrock_error(tg_metrics_t *m, const char *type);
 void tg_metrics_retry(tg_metrics_t *m);

@@ -46,6 +46,8 @@ struct tg_metrics {
             n_deferred, n_rates;
         uint64_t retries, dlq, overruns, overrun_nano;
         uint64_t http_sockets, http_closed, http_polls;
+        uint64_t batches[2], batch_requests[2],
+            batch_max[2]; /* admit, finish */
         int64_t inflight, inflight_peak;
         const char *const *state_names; /* static */
         int n_states;

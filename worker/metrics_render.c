@@ -150,6 +150,30 @@ static void put_states(out_t *o, const tg_metrics_t *m)
                     (long long)m->in_state[s]);
 }
 
+/* Ledger calls of admit.lua/finish.lua (batched or not) and their
+ * requests: requests / batches is the mean batch size. */
+static void put_batches(out_t *o, const tg_metrics_t *m)
+{
+        static const char *const script[2] = {"admit", "finish"};
+        static const char *const fam[3][3] = {
+            {"tollgate_ledger_batches_total", "counter",
+             "Ledger admit/finish calls (one batch each)"},
+            {"tollgate_ledger_batch_requests_total", "counter",
+             "Requests in those calls"},
+            {"tollgate_ledger_batch_max_requests", "gauge",
+             "Most requests in one such call"},
+        };
+        const uint64_t *v[3] = {m->batches, m->batch_requests, m->batch_max};
+
+        for (int f = 0; f < 3; f++) {
+                put(o, "# HELP %s %s\n# TYPE %s %s\n", fam[f][0], fam[f][2],
+                    fam[f][0], fam[f][1]);
+                for (int s = 0; s < 2; s++)
+                        put(o, "%s{script=\"%s\"} %llu\n", fam[f][0], script[s],
+                            (unsigned long long)v[f][s]);
+        }
+}
+
 char *tg_metrics_render(tg_metrics_t *m)
 {
         out_t o = {malloc(65536), 0, 65536};
@@ -215,6 +239,7 @@ char *tg_metrics_render(tg_metrics_t *m)
                  "Bedrock call latency per attempt", &m->bedrock);
         put_hist(&o, "tollgate_redis_rtt_seconds", "Ledger call round trip",
                  &m->redis);
+        put_batches(&o, m);
         put_hist(&o, "tollgate_overhead_seconds",
                  "Time a request spends in tollgate outside Bedrock calls",
                  &m->overhead);

@@ -125,3 +125,11 @@ void tg_worker_rtt(int64_t us, void *opaque)
 
         tg_metrics_redis_rtt(w->metrics, us);
 }
+
+void tg_worker_batch(tg_script_t script, int requests, void *opaque)
+{
+        tg_worker_t *w = opaque;
+
+        tg_metrics_ledger_batch(w->metrics, script == TG_SCRIPT_FINISH,
+                                requests);
+}

@@ -191,11 +191,20 @@ static int parts_setup(tg_worker_t *w, char *errstr, size_t size)
                 return -1;
         if (endpoint_setup(w, errstr, size))
                 return -1;
+        if (w->conf->ledger_batch < 1 ||
+            w->conf->ledger_batch > TG_LEDGER_BATCH_MAX)
+                return snprintf(errstr, size,
+                                "--ledger-batch: %lld is not in 1-%d",
+                                (long long)w->conf->ledger_batch,
+                                TG_LEDGER_BATCH_MAX),
+                       -1;
         w->ledger = tg_ledger_new(w->loop, w->conf->redis, on_ledger_state, w,
                                   errstr, size);
         if (!w->ledger)
                 return -1;
         tg_ledger_set_rtt_cb(w->ledger, tg_worker_rtt, w);
+        tg_ledger_set_batch(w->ledger, (int)w->conf->ledger_batch);
+        tg_ledger_set_batch_cb(w->ledger, tg_worker_batch, w);
         if (tg_http_start(w, errstr, size) ||
             tg_producer_start(w, errstr, size))
                 return -1;

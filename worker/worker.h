@@ -429,6 +429,8 @@ void tg_lease_renew(tg_job_t *j);
 void tg_lease_tick(tg_worker_t *w);
 void tg_lag_update(tg_worker_t *w);
 void tg_worker_rtt(int64_t us, void *opaque);
+/* Counts a ledger admit/finish call and its requests (metrics). */
+void tg_worker_batch(tg_script_t script, int requests, void *opaque);
 
 /* gates.c: adaptive per-model concurrency */
 /* Calls now (tg_job_call) or waits AT_GATE; the gate resumes it. */

@@ -9,6 +9,13 @@ Run (needs redis-server and redis-benchmark >= 7.0 on PATH, redis-py):
     python3 tests/bench/ledger_bench.py --no-python      # redis-benchmark only
     python3 tests/bench/ledger_bench.py --aof            # as the stack runs it
     python3 tests/bench/ledger_bench.py --lua-dir /tmp/old/lua   # compare
+    python3 tests/bench/ledger_bench.py --batch 64       # batched calls
+
+With --batch N each redis-benchmark command is one call of
+admit_batch.lua / finish_batch.lua (the build's, BUILD/ledger/lua, made by
+ledger/embed_lua.cmake) carrying N requests with their own random ids, as
+the worker sends them (--ledger-batch); rates, us/call and CPU-s/1k are
+then per request, not per call, so they compare with --batch 1 directly.
 
 It starts its own redis-server on a free port (no persistence, or with
 --aof the stack's `appendonly yes`, `appendfsync everysec`: Redis then
@@ -228,12 +235,38 @@ return n
 """
 
 
+def batch_cmd(sha, cmds):
+    """One call of a batch script carrying the single EVALSHA `cmds`
+    (ledger/lua/batch.lua.in: KEYS all keys; ARGV n, per request its key
+    and argument counts, then all arguments)."""
+    keys, counts, args = [], [], []
+    for c in cmds:
+        nk = int(c[2])
+        keys += c[3:3 + nk]
+        args += c[3 + nk:]
+        counts += [str(nk), str(len(c) - 3 - nk)]
+    return ["EVALSHA", sha, str(len(keys)), *keys, str(len(cmds)), *counts,
+            *args]
+
+
+def batched(cmd, sha, n):
+    """cmd (one request, ids by __rand_int__) n times in one batch call:
+    redis-benchmark draws every __rand_int__ of a command apart."""
+    return cmd if n <= 1 else batch_cmd(sha, [cmd] * n)
+
+
 def setup(r, ids, defs, preadmit=0, period="2026-11"):
     r.flushall()
     r.hset(PREFIX + "budgets", mapping=defs)
     r.set(PREFIX + "budgets:version", "1")
     shas = {name: r.script_load((LUA / f"{name}.lua").read_text())
             for name in ("admit", "finish")}
+    if BATCH > 1:
+        for name in ("admit", "finish"):
+            path = BATCH_LUA / f"{name}_batch.lua"
+            if not path.is_file():
+                sys.exit(f"{path} not built; --batch-lua-dir")
+            shas[name + "_batch"] = r.script_load(path.read_text())
     shas["trivial"] = r.script_load("return 1")
     if preadmit:
         keys = [PREFIX + "leases"] + [f"{PREFIX}b:{b}:{period}" for b in ids]
@@ -249,19 +282,21 @@ def setup(r, ids, defs, preadmit=0, period="2026-11"):
 # ------------------------------------------------------- redis-benchmark
 
 
-def bench(srv, cmd, a, keyspace, stats):
-    """Rate of `cmd`; appends (us per EVALSHA, CPU-s per 1,000) to stats."""
+def bench(srv, cmd, a, keyspace, stats, per=1):
+    """Rate of `cmd` (per requests each: a batch call), in requests/s;
+    appends (us per request, CPU-s per 1,000 requests) to stats."""
     srv.r.config_resetstat()
     cpu0 = srv.cpu_s()
-    rate = bench_rate(srv.port, cmd, a, keyspace)
-    stats.append((srv.evalsha_us(),
-                  (srv.cpu_s() - cpu0) * 1000 / a.requests))
-    return rate
+    n = max(1, a.requests // per)
+    rate = bench_rate(srv.port, cmd, a, keyspace, n)
+    stats.append((srv.evalsha_us() / per,
+                  (srv.cpu_s() - cpu0) * 1000 / (n * per)))
+    return rate * per
 
 
-def bench_rate(port, cmd, a, keyspace):
+def bench_rate(port, cmd, a, keyspace, n):
     out = subprocess.run(
-        ["redis-benchmark", "-p", str(port), "-n", str(a.requests),
+        ["redis-benchmark", "-p", str(port), "-n", str(n),
          "-c", str(a.clients), "-P", str(a.pipeline), "-r", str(keyspace),
          "--csv", *cmd], capture_output=True, text=True, timeout=600)
     if out.returncode != 0:
@@ -277,6 +312,8 @@ def check(r, cmd):
     verdict (a bench of error replies would measure nothing)."""
     reply = r.execute_command(*[c.replace("__rand_int__", "999999999999")
                                 for c in cmd])
+    if isinstance(reply, list) and reply and isinstance(reply[0], list):
+        reply = reply[0]  # a batch: the first request's reply
     return reply[0] if isinstance(reply, list) else reply
 
 
@@ -359,8 +396,13 @@ def machine():
             "redis-benchmark": bver}
 
 
+BATCH = 1
+BATCH_LUA = Path(os.environ.get("TOLLGATE_BUILD_DIR", REPO / "build")) / \
+    "ledger" / "lua"
+
+
 def main():
-    global LUA  # pylint: disable=global-statement
+    global LUA, BATCH, BATCH_LUA  # pylint: disable=global-statement
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--requests", type=int, default=200_000)
     ap.add_argument("--clients", type=int, default=50)
@@ -382,8 +424,14 @@ def main():
                     "setting) instead of no persistence")
     ap.add_argument("--lua-dir", type=Path, default=REPO / "ledger" / "lua",
                     help="the scripts to measure (default ledger/lua)")
+    ap.add_argument("--batch", type=int, default=1,
+                    help="requests per admit/finish call (batch scripts)")
+    ap.add_argument("--batch-lua-dir", type=Path, default=BATCH_LUA,
+                    help="where the built admit_batch.lua/finish_batch.lua "
+                    "are (default $TOLLGATE_BUILD_DIR/ledger/lua)")
     a = ap.parse_args()
     LUA = a.lua_dir
+    BATCH, BATCH_LUA = a.batch, a.batch_lua_dir
     for tool in ("redis-server", "redis-benchmark"):
         if not shutil.which(tool):
             sys.exit(f"{tool} not found")
@@ -401,20 +449,22 @@ def main():
         for run in range(a.runs):
             shas = setup(srv.r, ids, defs, period=period)
             triv = ["EVALSHA", shas["trivial"], "0"]
-            adm = admit_cmd(shas["admit"], ids, period, layout,
-                            "bench-__rand_int__")
+            adm = batched(admit_cmd(shas["admit"], ids, period, layout,
+                                    "bench-__rand_int__"),
+                          shas.get("admit_batch"), BATCH)
             results["trivial"].append(bench(srv, triv, a, ADMIT_IDS,
                                             stats["trivial"]))
             verdict = check(srv.r, adm)
             assert verdict == "ok", f"admit replied {verdict}"
             results["admit"].append(bench(srv, adm, a, ADMIT_IDS,
-                                          stats["admit"]))
+                                          stats["admit"], BATCH))
 
             shas = setup(srv.r, ids, defs, preadmit=a.preadmit, period=period)
-            fin = finish_cmd(shas["finish"], ids, period, layout,
-                             "bench-__rand_int__", usage)
+            fin = batched(finish_cmd(shas["finish"], ids, period, layout,
+                                     "bench-__rand_int__", usage),
+                          shas.get("finish_batch"), BATCH)
             results["finish"].append(bench(srv, fin, a, a.preadmit,
-                                           stats["finish"]))
+                                           stats["finish"], BATCH))
             settled.append(int(srv.r.hget(f"{PREFIX}b:all:{period}",
                                           "approved")) / a.requests)
             if not a.no_python:
@@ -449,7 +499,9 @@ def main():
           f"median of {a.runs} runs; admit.lua {layout[0]} args/budget"
           f"{' + rate keys' if layout[1] else ''}, finish.lua {layout[2]}; "
           f"{'AOF everysec' if a.aof else 'no persistence'}; scripts from "
-          f"{LUA}")
+          f"{LUA}; {BATCH} request(s) per admit/finish call"
+          f"{' (batch scripts from ' + str(BATCH_LUA) + ')' if BATCH > 1 else ''}"
+          "; admit/finish rates, us and CPU are per request")
     print()
     rows = [("trivial EVALSHA (return 1)", med["trivial"], "ops/s"),
             ("admit.lua", med["admit"], "ops/s"),

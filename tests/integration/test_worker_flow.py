@@ -287,3 +287,80 @@ def test_state_gauge_on_a_running_worker(tmp_path, brokers, topics,
     after = {dict(ls)["state"]: v for (n, ls), v in end.items()
              if n == "tollgate_requests_in_state"}
     assert len(after) >= 15 and set(after.values()) == {0}, after
+
+
+def run_preloaded(tmp_path, brokers, topics, ledger_redis, batch, n=400):
+    """n requests on the topic before the worker starts (so many are ready
+    on one loop iteration), a budget that runs out part way; returns the
+    worker's /metrics at the end and the usage events."""
+    import redis
+
+    ledger(ledger_redis, "budget", "set", "eng", "--selector", "costCenter=eng",
+           "--period", "day", "--limit-usd", "0.002")
+    reqs = [request(f"lb{batch}-{i}", ("eng", "sales")[i % 3 == 0])
+            for i in range(n)]
+    produce(brokers, topics["requests"], [(r["requestId"], r) for r in reqs])
+    sim = Sim("--latency-ms", "5")
+    port = free_port()
+    w = Worker(tmp_path, topics["prefix"], ledger_redis,
+               args=["--bedrock-endpoint", sim.url, "--metrics-port", str(port),
+                     "--ledger-batch", str(batch)])
+    try:
+        usage = dict(events(brokers, topics["usage"], n, timeout=120))
+        time.sleep(0.5)
+        m = scrape(port)
+    finally:
+        assert w.stop() == 0
+        sim.stop()
+    assert len(usage) == n
+    by = collections.Counter(u["decision"] for u in usage.values())
+    assert by["approved"] > 10 and by["rejected_budget"] > 10, by
+    # The ledger equals the usage events, to the nano-dollar.
+    status = {b["id"]: b for b in
+              json.loads(ledger(ledger_redis, "status", "--json").stdout)}
+    eng = [u for u in usage.values() if u["decision"] == "approved"
+           and u["tags"]["costCenter"] == "eng"]
+    assert status["eng"]["spentNanoUsd"] == sum(u["costNanoUsd"] for u in eng)
+    assert status["eng"]["reservedNanoUsd"] == 0
+    assert status["eng"]["spentNanoUsd"] <= status["eng"]["limitNanoUsd"]
+    assert redis.Redis.from_url(ledger_redis).zcard("tg:{tg}:leases") == 0
+    res = ledger(ledger_redis, "reconcile", brokers=brokers,
+                 usage_topic=topics["usage"], check=False)
+    assert res.returncode == 0, res.stdout + res.stderr
+    for script in ("admit", "finish"):
+        # every request admitted once and settled once (no retries here)
+        assert total(m, "tollgate_ledger_batch_requests_total",
+                     script=script) == n, (script, m)
+    return m
+
+
+def test_ledger_calls_are_batched(tmp_path, brokers, topics, ledger_redis):
+    # --ledger-batch 64 (the default): what is ready on one loop iteration
+    # goes in one call, so with 400 requests waiting some calls carry many.
+    m = run_preloaded(tmp_path, brokers, topics, ledger_redis, 64)
+    for script in ("admit", "finish"):
+        calls = total(m, "tollgate_ledger_batches_total", script=script)
+        most = total(m, "tollgate_ledger_batch_max_requests", script=script)
+        print(f"{script}: {calls:.0f} calls, at most {most:.0f} requests")
+        assert 1 < most <= 64, (script, most)
+        assert calls < 400, (script, calls)
+
+
+def test_ledger_batch_1_sends_one_call_per_request(tmp_path, brokers, topics,
+                                                   ledger_redis):
+    m = run_preloaded(tmp_path, brokers, topics, ledger_redis, 1)
+    for script in ("admit", "finish"):
+        assert total(m, "tollgate_ledger_batches_total", script=script) == 400
+        assert total(m, "tollgate_ledger_batch_max_requests",
+                     script=script) == 1
+
+
+def test_ledger_batch_out_of_range_is_refused(tmp_path, topics, ledger_redis):
+    for bad, why in (("0", "0 is not in 1-1024"),
+                     ("1025", "1025 is not in 1-1024"),
+                     ("-3", "expected a non-negative integer")):
+        w = Worker(tmp_path, topics["prefix"], ledger_redis,
+                   args=["--ledger-batch", bad])
+        assert w.proc.wait(timeout=30) != 0
+        w.stop()
+        assert f"--ledger-batch: {why}" in w.text(), w.text()
