@@ -20,6 +20,7 @@ from the usage events read afterwards.
 import argparse
 import collections
 import re
+import subprocess
 import sys
 import time
 
@@ -37,7 +38,14 @@ def capture_redis_calls(sim):
     bl.write_requests(path, 50, tag)
     bl.submit(path, tag)
     mon = ceilings.Monitor()
-    w = bl.Worker(tag, sim.url, name="warmup")
+    # One call per request while captured: redis-benchmark replays single
+    # admit and finish calls (a batch call's other requests would keep
+    # their ids, and be answered "done" from the second run on). A
+    # baseline built before --ledger-batch existed makes single calls.
+    help_text = subprocess.run([bl.binary("tollgate-worker"), "--help"],
+                               capture_output=True, text=True).stdout
+    single = ("--ledger-batch", "1") if "--ledger-batch" in help_text else ()
+    w = bl.Worker(tag, sim.url, name="warmup", args=single)
     watch = bl.GroupWatch(w.group, f"{tag}.requests")
     ok = watch.wait(50, timeout=120)
     watch.close()
