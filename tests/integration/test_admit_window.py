@@ -6,6 +6,7 @@ answered on each connection (Redis answers a connection in order)."""
 
 import collections
 import hashlib
+import os
 import socket
 import threading
 from pathlib import Path
@@ -14,9 +15,27 @@ import pytest
 
 from tgstack import Sim, Worker, events, free_port, ledger, produce, request, wait_assigned
 
+REPO = Path(__file__).resolve().parents[2]
 ADMIT_SHA = hashlib.sha1(
-    (Path(__file__).resolve().parents[2] / "ledger/lua/admit.lua").read_bytes()
-).hexdigest().encode()
+    (REPO / "ledger/lua/admit.lua").read_bytes()).hexdigest().encode()
+# Admissions also go out batched (--ledger-batch): the batch script is
+# generated at build time (ledger/embed_lua.cmake).
+ADMIT_BATCH_SHA = hashlib.sha1(
+    (Path(os.environ.get("TOLLGATE_BUILD_DIR", REPO / "build")) /
+     "ledger/lua/admit_batch.lua").read_bytes()).hexdigest().encode()
+
+
+def admissions_in(cmd):
+    """How many admissions one command carries: 1 for admit.lua, ARGV[1]
+    for a batch of them (ledger/lua/batch.lua.in), else 0."""
+    if not (isinstance(cmd, list) and len(cmd) > 3 and
+            cmd[0].upper() == b"EVALSHA"):
+        return 0
+    if cmd[1] == ADMIT_SHA:
+        return 1
+    if cmd[1] == ADMIT_BATCH_SHA:
+        return int(cmd[3 + int(cmd[2])])
+    return 0
 
 
 class Resp:
@@ -60,7 +79,7 @@ class Resp:
 
 class CountingProxy:
     """Forwards TCP to Redis; tracks the most admissions ever unanswered on
-    one connection."""
+    one connection (a batch counts as the admissions in it)."""
 
     def __init__(self, redis_port):
         self.redis_port = redis_port
@@ -87,13 +106,11 @@ class CountingProxy:
         while data := src.recv(65536):
             with self.lock:
                 for cmd in parser.feed(data):
-                    admit = (isinstance(cmd, list) and len(cmd) > 1 and
-                             cmd[0].upper() == b"EVALSHA" and cmd[1] == ADMIT_SHA)
-                    st["pending"].append(admit)
-                    if admit:
-                        st["admits"] += 1
-                        self.admits += 1
-                        self.peak = max(self.peak, st["admits"])
+                    admits = admissions_in(cmd)
+                    st["pending"].append(admits)
+                    st["admits"] += admits
+                    self.admits += admits
+                    self.peak = max(self.peak, st["admits"])
             dst.sendall(data)
         dst.close()
 
@@ -102,8 +119,8 @@ class CountingProxy:
         while data := src.recv(65536):
             with self.lock:
                 for _ in parser.feed(data):
-                    if st["pending"] and st["pending"].popleft():
-                        st["admits"] -= 1
+                    if st["pending"]:
+                        st["admits"] -= st["pending"].popleft()
             dst.sendall(data)
         dst.close()
 
