@@ -50,6 +50,17 @@ static void fail_later(tg_ledger_t *l, ledger_call_t *c)
         l->failed = c;
 }
 
+/* The batches that could not be sent get their NULL replies. */
+static void deliver_failed(tg_ledger_t *l)
+{
+        ledger_call_t *c;
+
+        while ((c = l->failed)) {
+                l->failed = c->next;
+                deliver_null(l, c);
+        }
+}
+
 /* EVALSHA <batch sha> <all keys> keys... n (nk na)... args...: request i's
  * strings are its nk keys, then its na args. */
 static int batch_argv(tg_ledger_t *l, int which, const char **av, size_t *al,
@@ -132,10 +143,7 @@ static void flush_cb(uv_prepare_t *h)
         tg_ledger_t *l = h->data;
         ledger_call_t *c;
 
-        while ((c = l->failed)) {
-                l->failed = c->next;
-                deliver_null(l, c);
-        }
+        deliver_failed(l);
         for (int which = 1; which >= 0; which--)
                 if ((c = send_batch(l, which)))
                         deliver_null(l, c);
@@ -273,12 +281,7 @@ void tg_ledger_batch_reply(tg_ledger_t *l, ledger_call_t *c, redisReply *reply)
 
 void tg_ledger_batch_fail_all(tg_ledger_t *l)
 {
-        ledger_call_t *f;
-
-        while ((f = l->failed)) {
-                l->failed = f->next;
-                deliver_null(l, f);
-        }
+        deliver_failed(l);
         for (int w = 0; w < 2; w++) {
                 ledger_batch_t *b = &l->batch[w];
                 ledger_sub_t *subs = b->subs;
