@@ -134,7 +134,7 @@ static int get_on_exceed(json_t *o, tg_budget_t *b, char *errstr, size_t size)
 static int get_degrade(json_t *o, tg_budget_t *b, char *errstr, size_t size)
 {
         json_t *t = json_object_get(o, "degradeTier");
-        int64_t at;
+        int64_t at = 0; /* set by get_int; gcc 12 -O2 cannot see it */
 
         if (get_int(o, "degradeAt", 0, &at, errstr, size))
                 return -1;

@@ -1,5 +1,5 @@
 /*
- * The request state machine's names (job_state.c has the table, the one
+ * The request state machine's names (job.c has the table, the one
  * transition function and the resume switch; docs/architecture.md, "A
  * request's life", draws it). Included by worker.h: a job carries its state.
  */

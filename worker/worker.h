@@ -3,7 +3,7 @@
  * owners, a request's life, the outbox, rebalances). One libuv loop drives the
  * Kafka consumer queue, the producer's delivery reports, async Redis (hiredis)
  * and Bedrock calls (curl multi); a request is a job whose explicit state
- * (job_state.h, job_state.c) moves, each step started by the completion of
+ * (job_state.h, job.c) moves, each step started by the completion of
  * the one before:
  *
  *   consumed -> admitting (Redis) -> at the gate -> calling (Bedrock,
@@ -84,7 +84,7 @@ typedef struct tg_model_gate {
         int timer_open;
 } tg_model_gate_t;
 
-/* One request. Its state (job_state.c, the only writer) says what it waits
+/* One request. Its state (job.c, the only writer) says what it waits
  * for and what runs next; whichever list, timer or callback of that state
  * holds it owns it, one at a time. Loop thread only. */
 struct tg_job {
@@ -142,7 +142,7 @@ struct tg_job {
         char *stored_alerts;    /* alert specs, one per line */
         char *completion_built; /* sent to finish, owned */
         char *usage_built;
-        uv_timer_t timer; /* the timer states' (job_state.c) */
+        uv_timer_t timer; /* the timer states' (job.c) */
         int timer_open;
         rd_kafka_headers_t *hdrs; /* of a DLQ or deferred message, owned */
 };
@@ -215,7 +215,7 @@ struct tg_worker {
         /* Ordering of outputs and offset release, both modes (outbox.h):
          * loop thread. */
         tg_outbox_t *outbox;
-        /* The ledger and the budget definitions (budgets.c, lease.c,
+        /* The ledger and the budget definitions (budgets.c, job.c's leases,
          * reaper.c): loop thread (hiredis runs on the loop). The reaper's
          * times are monotonic ms. */
         struct {
@@ -229,7 +229,7 @@ struct tg_worker {
                 int64_t last_reap_ms;
                 int64_t ledger_down_ms; /* last tick that saw Redis away */
         };
-        /* Bedrock over curl multi (http.c, job_call.c): loop thread. */
+        /* Bedrock over curl multi (http.c, job.c): loop thread. */
         struct {
                 CURLM *multi;
                 /* reset handles for the next calls */
@@ -241,7 +241,7 @@ struct tg_worker {
                 struct tg_http_sock **http_socks;
                 size_t n_http_socks; /* slots, grown up to a cap */
         };
-        /* The request pipeline's waits (job_state.c, job_admit.c,
+        /* The request pipeline's waits (job.c,
          * gates.c): loop thread. A job is on at most one list. */
         struct {
                 tg_job_list_t wait_budgets; /* a (re)load of definitions */
@@ -252,7 +252,7 @@ struct tg_worker {
                 size_t n_gates;
                 tg_job_t *jobs; /* every job in flight */
                 size_t inflight;
-                /* jobs in each state (job_state.c; DONE: freed, a count) */
+                /* jobs in each state (job.c; DONE: freed, a count) */
                 size_t in_state[TG_JOB_STATES];
                 int closing;  /* tg_jobs_abandon: jobs freed unanswered */
                 uint64_t rng; /* jitter of backoffs and rate waits */
@@ -360,50 +360,32 @@ void tg_http_stop(tg_worker_t *w);
 CURL *tg_http_easy_get(tg_worker_t *w);
 void tg_http_easy_put(tg_worker_t *w, CURL *e);
 
-/* job_state.c: the request state machine (see there) */
+/* job.c: one request's life, top to bottom (see there). What the rest of
+ * the worker calls: */
+/* The consumer's message callback: a new job, parsed and started. */
+void tg_job_start(tg_worker_t *w, rd_kafka_message_t *msg);
+/* Every change of a job's state: checked against the table, logged,
+ * counted; -1 (and the worker stopped) when the table forbids it. */
+int tg_job_set_state(tg_job_t *j, tg_job_state_t to);
+int tg_job_state_allowed(int from, int to); /* 1 when from => to may be */
 const char *tg_job_state_name(int s);
-int tg_job_state_allowed(int from, int to);  /* 1 when from => to may be */
+void tg_job_run(tg_job_t *j); /* the resume switch: a wait is over */
+/* Waits in `state` (ADMIT_NO_REDIS, SETTLE_NO_REDIS) for Redis. */
+void tg_job_wait_redis(tg_job_t *j, tg_job_state_t state);
+void tg_job_call(tg_job_t *j); /* a gate let it through: call Bedrock */
+/* http.c's done callback for a transfer (the opaque pointer is the job). */
+void tg_job_http_done(void *job, CURLcode rc);
+void tg_job_finish(tg_job_t *j); /* settle: finish.lua (again) */
+/* The producer's delivery callback: one of the job's messages is out. */
+void tg_job_delivered(void *job);
+/* The worker's outbox, its ops calling back into jobs. */
+tg_outbox_t *tg_jobs_outbox_new(tg_worker_t *w);
+void tg_jobs_redis_up(tg_worker_t *w);       /* resume the jobs waiting */
+void tg_jobs_abandon(tg_worker_t *w);        /* shutdown: free them all */
 void tg_job_states_register(tg_worker_t *w); /* names for the gauge */
 void tg_job_states_publish(tg_worker_t *w);  /* counts to the gauge */
-void tg_job_state_begin(tg_job_t *j);        /* a new job: CONSUMED */
-void tg_job_state_done(tg_job_t *j);         /* tg_job_free: DONE */
-int tg_job_set_state(tg_job_t *j, tg_job_state_t to);
-void tg_job_after(tg_job_t *j, int64_t ms, tg_job_state_t state);
-void tg_job_wait_redis(tg_job_t *j, tg_job_state_t state);
-void tg_jobs_redis_up(tg_worker_t *w);
-void tg_job_run(tg_job_t *j); /* the resume switch */
-void tg_job_end(tg_job_t *j, tg_job_end_t how, const char *reason);
-void tg_job_output(tg_job_t *j);
-int tg_job_emit(tg_job_t *j);
-void tg_jobs_abandon(tg_worker_t *w);
-
-/* job.c, job_admit.c, job_call.c, job_result.c, job_finish.c, job_dlq.c,
- * job_defer.c: the steps */
-void tg_job_start(tg_worker_t *w, rd_kafka_message_t *msg);
-void tg_job_admit(tg_job_t *j);
-void tg_job_call(tg_job_t *j);
-void tg_job_http_done(void *job, CURLcode rc);
-void tg_job_redact(tg_job_t *j); /* no credential in j->reason */
-void tg_job_finish(tg_job_t *j); /* settle: finish.lua */
-void tg_job_publish(tg_job_t *j);
-/* The events of a ledger's "done" reply ({"done", completion, usage,
- * alerts, spent}, ledger/stored.h's forms) into j->stored_*, the usage
- * filled in: 0, or TG_STORED_ENOMEM (ask again) / TG_STORED_ECORRUPT
- * (asking again gets the same bytes), the reason in err, nothing set. */
-int tg_job_take_stored(tg_job_t *j, struct redisReply *r, char *err,
-                       size_t errlen);
-void tg_job_dlq(tg_job_t *j, const char *reason);
-int tg_job_defer(tg_job_t *j, const char *budget_id);
-/* The messages of each end, produced by tg_job_emit: 0 or -1. */
-int tg_job_emit_events(tg_job_t *j);
-int tg_job_emit_dlq(tg_job_t *j);
-int tg_job_emit_deferred(tg_job_t *j);
-void tg_job_delivered(void *job);
-void tg_job_free(tg_job_t *j);
-/* The worker's outbox, its ops calling back into jobs (job.c). */
-tg_outbox_t *tg_jobs_outbox_new(tg_worker_t *w);
-/* Sends waiting admissions while --admit-window has room. */
-void tg_jobs_admit_more(tg_worker_t *w);
+/* Every tick: renews the leases of live reservations (a third passed). */
+void tg_lease_tick(tg_worker_t *w);
 
 /* budgets.c */
 void tg_budgets_reload(tg_worker_t *w);
@@ -424,9 +406,6 @@ void tg_budgets_destroy(tg_worker_t *w);
 /* reaper.c: releases reservations of workers that died */
 void tg_reaper_tick(tg_worker_t *w);
 
-/* lease.c: keeps this worker's reservations leased while they live */
-void tg_lease_renew(tg_job_t *j);
-void tg_lease_tick(tg_worker_t *w);
 void tg_lag_update(tg_worker_t *w);
 void tg_worker_rtt(int64_t us, void *opaque);
 /* Counts a ledger admit/finish call and its requests (metrics). */

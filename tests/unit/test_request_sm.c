@@ -1,11 +1,11 @@
 /*
- * The request state machine (worker/job_state.c) against fake transports:
+ * The request state machine (worker/job.c) against fake transports:
  * no broker, Redis or HTTP. The link (ld --wrap, tests/CMakeLists.txt)
  * replaces the ledger's calls, the producer's send, curl multi's add and
  * curl's getinfo, and the librdkafka message functions with the fakes
  * below; everything else is the worker's own code: the table, the resume
- * switch, admission (job_admit.c), the gates (gates.c), the call and its
- * retries (job_call.c, job_result.c), settling (job_finish.c), the outbox.
+ * switch, admission, the gates (gates.c), the call and its
+ * retries, settling, the outbox.
  *
  *  - table: every pair (from, to) is allowed exactly when the spec below
  *    says so, and tg_job_set_state does it or refuses it (the worker stops);

@@ -6,7 +6,7 @@
  * and tg_events_completion with versions that fail on demand. Each case
  * failed before its fix (issue 13's defects):
  *
- *  - take_stored (job_admit.c) did not check its strdups: emit_events then
+ *  - take_stored (job.c) did not check its strdups: emit_events then
  *    ran strlen(NULL);
  *  - tg_job_finish returned when it could not build the events, leaving
  *    the job in flight for ever (lease renewed, offset pinned);
