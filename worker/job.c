@@ -527,6 +527,28 @@ static void tg_job_admit(tg_job_t *j)
                 w->admits_out++;
 }
 
+/* A ledger reply the job can read: an array of at least `min` elements,
+ * 1. Otherwise 0, and the job waits: for Redis (no reply: `no_redis`) or
+ * a second (a reply it cannot read, logged: `later`). Admission and
+ * settling both start their reply callbacks with it. */
+static int reply_usable(tg_job_t *j, redisReply *r, size_t min,
+                        const char *what, tg_job_state_t no_redis,
+                        tg_job_state_t later)
+{
+        if (!r) {
+                tg_job_wait_redis(j, no_redis);
+                return 0;
+        }
+        if (r->type != REDIS_REPLY_ARRAY || r->elements < min) {
+                tg_log(TG_LOG_ERROR, "%s %s: unexpected ledger reply: %s", what,
+                       j->request_id,
+                       r->type == REDIS_REPLY_ERROR ? r->str : "?");
+                tg_job_after(j, 1000, later);
+                return 0;
+        }
+        return 1;
+}
+
 static const char *elem(redisReply *r, size_t i)
 {
         return (i < r->elements && r->element[i]->type == REDIS_REPLY_STRING)
@@ -655,17 +677,9 @@ static void on_admit(tg_ledger_t *l, redisReply *r, void *opaque)
 
         j->w->admits_out--;
         tg_jobs_admit_more(j->w);
-        if (!r) {
-                tg_job_wait_redis(j, TG_JOB_ADMIT_NO_REDIS);
+        if (!reply_usable(j, r, 1, "admit", TG_JOB_ADMIT_NO_REDIS,
+                          TG_JOB_ADMIT_LATER))
                 return;
-        }
-        if (r->type != REDIS_REPLY_ARRAY || r->elements < 1) {
-                tg_log(TG_LOG_ERROR, "admit %s: unexpected ledger reply: %s",
-                       j->request_id,
-                       r->type == REDIS_REPLY_ERROR ? r->str : "?");
-                tg_job_after(j, 1000, TG_JOB_ADMIT_LATER);
-                return;
-        }
         verdict = elem(r, 0);
         if (strcmp(verdict, "ok") == 0) {
                 j->reserved = 1;
@@ -1256,17 +1270,9 @@ static void on_finish(tg_ledger_t *l, redisReply *r, void *opaque)
 {
         tg_job_t *j = opaque;
 
-        if (!r) {
-                tg_job_wait_redis(j, TG_JOB_SETTLE_NO_REDIS);
+        if (!reply_usable(j, r, 3, "finish", TG_JOB_SETTLE_NO_REDIS,
+                          TG_JOB_SETTLE_LATER))
                 return;
-        }
-        if (r->type != REDIS_REPLY_ARRAY || r->elements < 3) {
-                tg_log(TG_LOG_ERROR, "finish %s: unexpected ledger reply: %s",
-                       j->request_id,
-                       r->type == REDIS_REPLY_ERROR ? r->str : "?");
-                tg_job_after(j, 1000, TG_JOB_SETTLE_LATER);
-                return;
-        }
         if (strcmp(elem(r, 0), "done") == 0) {
                 /* Finished before (a retry after a lost reply): publish
                  * what was stored then, byte for byte. */

@@ -585,6 +585,47 @@ static void test_redis_away(void)
         worker_free(w);
 }
 
+/* A reply the job cannot read (an error, an array too short): logged, and
+ * the step is asked again after a second, from the state that says which;
+ * nothing is lost or answered twice. */
+static void test_bad_reply(void)
+{
+        tg_worker_t *w = worker_new(0);
+        static const char *SHORT[] = {"ok", ""};
+        redisReply *err = str_reply("ERR something odd");
+        tg_job_t *j;
+
+        err->type = REDIS_REPLY_ERROR;
+        tg_job_start(w, valid(1));
+        j = job_at(w, 1);
+        CHECK(j && j->state == TG_JOB_ADMITTING);
+        if (!j)
+                return;
+        calls[0].cb(NULL, err, calls[0].opaque);
+        reply_free(err);
+        CHECK_INT(j->state, TG_JOB_ADMIT_LATER);
+        CHECK_INT(w->admits_out, 0);
+        RUN_UNTIL(w, n_calls == 2); /* the timer: admit.lua again */
+        CHECK_INT(j->state, TG_JOB_ADMITTING);
+        CHECK_INT(calls[1].script, TG_SCRIPT_ADMIT);
+        answer(1, 1, OK);
+        http_done(j, 200, NULL);
+        CHECK_INT(j->state, TG_JOB_SETTLING);
+        answer(2, 2, SHORT); /* finish.lua's reply has 3 elements or more */
+        CHECK_INT(j->state, TG_JOB_SETTLE_LATER);
+        CHECK_INT(n_sends, 0);
+        RUN_UNTIL(w, n_calls == 4); /* the timer: finish.lua again */
+        CHECK_INT(j->state, TG_JOB_SETTLING);
+        CHECK_INT(calls[3].script, TG_SCRIPT_FINISH);
+        answer(3, 3, SETTLED);
+        CHECK_INT(n_sends, 2);
+        deliver_all();
+        CHECK(w->jobs == NULL);
+        check_gauge_zero(w);
+        CHECK(!w->fatal);
+        worker_free(w);
+}
+
 /* --admit-window 2: the third and fourth wait for a slot, in order; a
  * rate-limited one asks again after its window, behind them. */
 static void test_admit_window(void)
@@ -718,6 +759,7 @@ int main(int argc, char **argv)
             {"held", test_held_for_order},
             {"ends", test_other_ends},
             {"redis", test_redis_away},
+            {"bad_reply", test_bad_reply},
             {"window", test_admit_window},
             {"concurrency", test_gate_concurrency},
             {"rate", test_gate_rate},
