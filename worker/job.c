@@ -489,6 +489,7 @@ static int admit_slot(tg_job_t *j)
         return 0;
 }
 
+/* Sends waiting admissions while --admit-window has room. */
 static void tg_jobs_admit_more(tg_worker_t *w)
 {
         int64_t win = w->conf->admit_window;
@@ -1204,6 +1205,10 @@ static int stored_at(redisReply *r, size_t i, char **out, char *err,
         return tg_stored_unpack("", 0, out, err, errlen);
 }
 
+/* The events of a ledger's "done" reply ({"done", completion, usage,
+ * alerts, spent}, ledger/stored.h's forms) into j->stored_*, the usage
+ * filled in: 0, or TG_STORED_ENOMEM (ask again) / TG_STORED_ECORRUPT
+ * (asking again gets the same bytes), the reason in err, nothing set. */
 static int tg_job_take_stored(tg_job_t *j, redisReply *r, char *err,
                               size_t errlen)
 {
@@ -1388,6 +1393,7 @@ static int alert(tg_worker_t *w, const char *spec)
         return rc;
 }
 
+/* The messages of each end, produced by tg_job_emit: 0 or -1. */
 static int tg_job_emit_events(tg_job_t *j)
 {
         tg_worker_t *w = j->w;
